@@ -1,0 +1,60 @@
+"""The ``unibind`` command: LightningCLI subcommands plus unibind's own."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="unibind",
+        description="Bind text, image, audio, motion and graphs into one embedding space.",
+        epilog="fit / validate / test / predict take LightningCLI arguments, e.g. "
+        "'unibind fit --config experiments/tiny.yaml' or 'unibind fit --help'.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in LIGHTNING_COMMANDS:
+        commands.add_parser(name, help=f"Lightning {name} (LightningCLI; see 'unibind {name} --help')", add_help=False)
+    quick = commands.add_parser("quickstart", help="train the tiny config and print retrieval recall before/after")
+    quick.add_argument("--config", default="experiments/tiny.yaml", help="LightningCLI config to train")
+    quick.add_argument("--out", default="runs/quickstart", help="output folder (metrics.json, model/)")
+    data = commands.add_parser("data", help="build data sets")
+    data_commands = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
+    shapes = data_commands.add_parser("shapes", help="write the coloured-shapes image-text corpus")
+    shapes.add_argument("out", help="output folder")
+    shapes.add_argument("--train", type=int, default=12, help="training images per concept")
+    shapes.add_argument("--val", type=int, default=3, help="validation images per concept")
+    shapes.add_argument("--size", type=int, default=32, help="image side in pixels")
+    shapes.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in LIGHTNING_COMMANDS:
+        from unibind.training.cli import run_lightning_cli
+
+        run_lightning_cli(argv)
+        return 0
+    args = build_parser().parse_args(argv)
+    if args.command == "quickstart":
+        from unibind.quickstart import run_quickstart
+
+        run_quickstart(args.config, args.out)
+        return 0
+    if args.command == "data" and args.data_command == "shapes":
+        from unibind.datasets import write_shapes_dataset
+
+        manifests = write_shapes_dataset(args.out, {"train": args.train, "val": args.val}, args.size, args.seed)
+        for split, path in manifests.items():
+            print(f"{split}: {path}")
+        return 0
+    build_parser().print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,142 @@
+"""``UnifiedEmbedder``: per-modality encoders and heads feeding one aligner, saved as safetensors + JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from unibind.config import class_path, import_class, to_jsonable
+from unibind.encoders.base import Encoder
+from unibind.fusion import Aligner, AlignerOutput, ProjectionHead
+from unibind.modalities import Modality
+
+CONFIG_NAME = "unibind_config.json"
+WEIGHTS_NAME = "model.safetensors"
+FORMAT_VERSION = 1
+
+
+class UnifiedEmbedder(nn.Module):
+    """Encoders -> projection heads -> shared aligner, one modality at a time (ImageBind's loop, built from dicts).
+
+    Args:
+        encoders: modality name -> :class:`~unibind.encoders.Encoder` (its ``modality`` must match the key).
+        embed_dim: shared embedding size ``D``.
+        aligner: shared alignment layer over ``D`` (``MoEAligner``, ``DenseAligner`` or ``IdentityAligner``).
+        head_hidden_dim: hidden size of MLP heads (``None``: linear heads).
+
+    ``forward({"image": Tensor[B, 3, H, W], "text": list[str]})`` returns ``{"image": Tensor[B, D], "text": Tensor[B, D]}``.
+    """
+
+    def __init__(
+        self,
+        encoders: Mapping[str, Encoder],
+        embed_dim: int,
+        aligner: Aligner,
+        head_hidden_dim: int | None = None,
+    ) -> None:
+        super().__init__()
+        for name, encoder in encoders.items():
+            if Modality(name) != encoder.modality:
+                raise ValueError(f"encoder under key {name!r} encodes {encoder.modality!r}")
+        if aligner.dim != embed_dim:
+            raise ValueError(f"aligner dim {aligner.dim} differs from embed_dim {embed_dim}")
+        self.embed_dim = embed_dim
+        self.head_hidden_dim = head_hidden_dim
+        self.encoders = nn.ModuleDict(dict(encoders))
+        self.heads = nn.ModuleDict(
+            {name: ProjectionHead(enc.width, embed_dim, head_hidden_dim) for name, enc in encoders.items()}
+        )
+        self.aligner = aligner
+
+    @property
+    def modalities(self) -> list[str]:
+        return list(self.encoders)
+
+    def align(self, modality: str, batch: Any) -> AlignerOutput:
+        """Encode, project and align one modality's batch."""
+        if modality not in self.encoders:
+            raise KeyError(f"no encoder for modality {modality!r}; this model has {self.modalities}")
+        features = self.encoders[modality](batch)
+        return self.aligner(self.heads[modality](features), modality)
+
+    def forward(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        return {modality: self.align(modality, inputs).embedding for modality, inputs in batch.items()}
+
+    # -- persistence -------------------------------------------------------------------------------
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write ``unibind_config.json`` and ``model.safetensors`` (plus encoder assets) into ``directory``.
+
+        Files are written to temporary names and renamed, so a crash never leaves a half-written model.
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        encoders = {}
+        for name, encoder in self.encoders.items():
+            args = encoder.rebuild_args(directory / "assets" / name)
+            encoders[name] = {"class_path": class_path(encoder), "init_args": to_jsonable(args, f"encoder {name!r}")}
+        config = {
+            "format_version": FORMAT_VERSION,
+            "embed_dim": self.embed_dim,
+            "head_hidden_dim": self.head_hidden_dim,
+            "encoders": encoders,
+            "aligner": {"class_path": class_path(self.aligner), "init_args": to_jsonable(self.aligner.init_args, "aligner")},
+        }
+        state = {key: value.detach().contiguous() for key, value in self.state_dict().items()}
+        _atomic_write(directory / WEIGHTS_NAME, lambda path: save_file(state, str(path), metadata={"format": "pt"}))
+        _atomic_write(directory / CONFIG_NAME, lambda path: path.write_text(json.dumps(config, indent=2)))
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, modalities: Iterable[str] | None = None) -> UnifiedEmbedder:
+        """Rebuild a saved model, only with the encoders of ``modalities`` (default: all), and load its weights.
+
+        Nothing is unpickled: the config is JSON, each class is checked to be an ``Encoder`` or
+        ``Aligner`` before it is built, and tensors come from safetensors.
+        """
+        directory = Path(directory)
+        config_path = directory / CONFIG_NAME
+        if not config_path.is_file():
+            raise FileNotFoundError(f"{config_path} not found: not a unibind model directory")
+        config = json.loads(config_path.read_text())
+        if config.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{config_path}: format_version {config.get('format_version')} is not {FORMAT_VERSION}")
+        wanted = list(config["encoders"]) if modalities is None else [str(Modality(m)) for m in modalities]
+        unknown = [m for m in wanted if m not in config["encoders"]]
+        if unknown:
+            raise KeyError(f"{directory} has no encoder for {unknown}; it has {list(config['encoders'])}")
+        encoders = {}
+        for name in wanted:
+            spec = config["encoders"][name]
+            encoder_cls = import_class(spec["class_path"], Encoder)
+            encoders[name] = encoder_cls.from_rebuild_args(spec["init_args"], directory / "assets" / name)
+        aligner = import_class(config["aligner"]["class_path"], Aligner)(**config["aligner"]["init_args"])
+        model = cls(encoders, config["embed_dim"], aligner, config["head_hidden_dim"])
+        own = model.state_dict()
+        with safe_open(str(directory / WEIGHTS_NAME), framework="pt") as weights:
+            state = {key: weights.get_tensor(key) for key in weights.keys() if key in own}
+        missing = sorted(set(own) - set(state))
+        if missing:
+            raise ValueError(f"{directory / WEIGHTS_NAME} lacks {len(missing)} tensors, e.g. {missing[:3]}")
+        model.load_state_dict(state)
+        return model.eval()
+
+
+def _atomic_write(target: Path, write: Any) -> None:
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

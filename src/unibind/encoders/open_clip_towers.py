@@ -1,0 +1,118 @@
+"""open_clip image and text towers as unibind encoders.
+
+Three ways to build a tower: a registered model name with a ``pretrained`` tag (hub download), a
+model name with ``pretrained`` set to a local checkpoint file, or ``model_cfg`` for a random-init
+model of any size (``TINY_CLIP_CFG`` is the test-sized one).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import open_clip
+import torch
+from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+from torch import nn
+
+from unibind.encoders.base import Encoder, normalize_images
+from unibind.modalities import Modality
+
+#: A CLIP small enough for unit tests: 32 px images, 2-layer towers of width 64.
+TINY_CLIP_CFG: dict[str, Any] = {
+    "embed_dim": 64,
+    "vision_cfg": {"image_size": 32, "patch_size": 8, "width": 64, "layers": 2, "head_width": 32},
+    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+}
+
+
+def build_clip(model_name: str | None, pretrained: str | None, model_cfg: dict[str, Any] | None) -> nn.Module:
+    """An open_clip model from a registered name (+ tag or local file) or from an explicit config."""
+    if (model_name is None) == (model_cfg is None):
+        raise ValueError("give exactly one of model_name (open_clip registry) or model_cfg (random init)")
+    if model_cfg is not None:
+        if pretrained is not None:
+            raise ValueError("pretrained needs model_name; model_cfg builds a random-init model")
+        cfg = dict(model_cfg)
+        custom_text = "hf_model_name" in cfg.get("text_cfg", {})
+        model_cls = open_clip.CustomTextCLIP if custom_text else open_clip.CLIP
+        return model_cls(**cfg)
+    if pretrained is not None and Path(pretrained).suffix and not Path(pretrained).is_file():
+        raise FileNotFoundError(f"open_clip checkpoint not found: {pretrained}")
+    return open_clip.create_model(model_name, pretrained=pretrained, weights_only=True)
+
+
+class OpenClipImageEncoder(Encoder):
+    """The vision tower of an open_clip model: ``Tensor[B, 3, H, W]`` in [0, 1] -> ``Tensor[B, embed_dim]``.
+
+    Args:
+        model_name: open_clip registry name, e.g. ``"ViT-B-32"``.
+        pretrained: pretrained tag (e.g. ``"laion2b_s34b_b79k"``) or path to a local checkpoint.
+        model_cfg: ``{"embed_dim", "vision_cfg", "text_cfg"}`` for a random-init model instead.
+    """
+
+    modality = Modality.IMAGE
+
+    def __init__(
+        self,
+        model_name: str | None = None,
+        pretrained: str | None = None,
+        model_cfg: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        clip = build_clip(model_name, pretrained, model_cfg)
+        self.tower = clip.visual
+        size = self.tower.image_size
+        self.image_size = int(size[0] if isinstance(size, (tuple, list)) else size)
+        preprocess = getattr(self.tower, "preprocess_cfg", {}) or {}
+        self.register_buffer("mean", torch.tensor(preprocess.get("mean", OPENAI_DATASET_MEAN)), persistent=False)
+        self.register_buffer("std", torch.tensor(preprocess.get("std", OPENAI_DATASET_STD)), persistent=False)
+        self.width = int(self.tower.output_dim)
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.tower(normalize_images(batch, self.mean, self.std, self.image_size))
+
+    def rebuild_args(self, assets_dir: Path) -> dict[str, Any]:
+        return {**self.init_args, "pretrained": None}
+
+
+class OpenClipTextEncoder(Encoder):
+    """The text tower of an open_clip model with its tokenizer: ``list[str]`` -> ``Tensor[B, embed_dim]``.
+
+    Args: as :class:`OpenClipImageEncoder`.
+    """
+
+    modality = Modality.TEXT
+
+    def __init__(
+        self,
+        model_name: str | None = None,
+        pretrained: str | None = None,
+        model_cfg: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        clip = build_clip(model_name, pretrained, model_cfg)
+        if hasattr(clip, "text"):  # CustomTextCLIP keeps its text tower in one module
+            self.tower = clip.text
+            self.width = int(clip.text.output_dim)
+        else:  # CLIP spreads the text tower over its own attributes; drop the rest
+            del clip.visual
+            clip.logit_scale = None
+            clip.logit_bias = None
+            self.tower = clip
+            self.width = int(clip.text_projection.shape[1] if clip.text_projection is not None else clip.transformer.width)
+        context_length = int(getattr(self.tower, "context_length", 77))
+        if model_name is not None:
+            self.tokenizer = open_clip.get_tokenizer(model_name, context_length=context_length)
+        else:
+            self.tokenizer = open_clip.SimpleTokenizer(context_length=context_length)
+
+    def forward(self, batch: list[str]) -> torch.Tensor:
+        device = next(self.parameters()).device
+        tokens = self.tokenizer(batch).to(device)
+        if isinstance(self.tower, open_clip.CLIP):
+            return self.tower.encode_text(tokens)
+        return self.tower(tokens)
+
+    def rebuild_args(self, assets_dir: Path) -> dict[str, Any]:
+        return {**self.init_args, "pretrained": None}

@@ -1,0 +1,32 @@
+"""Per-modality input specs: validate, load, collate, dummy batches."""
+
+from unibind.modalities.base import InputError, Modality, ModalitySpec
+from unibind.modalities.image import ImageSpec
+from unibind.modalities.pending import AudioSpec, GraphSpec, MotionSpec
+from unibind.modalities.text import TextSpec
+
+_DEFAULT_SPECS: dict[Modality, type[ModalitySpec]] = {
+    Modality.TEXT: TextSpec,
+    Modality.IMAGE: ImageSpec,
+    Modality.AUDIO: AudioSpec,
+    Modality.MOTION: MotionSpec,
+    Modality.GRAPH: GraphSpec,
+}
+
+
+def default_spec(modality: str) -> ModalitySpec:
+    """The spec of ``modality`` with default settings."""
+    return _DEFAULT_SPECS[Modality(modality)]()
+
+
+__all__ = [
+    "AudioSpec",
+    "GraphSpec",
+    "ImageSpec",
+    "InputError",
+    "Modality",
+    "ModalitySpec",
+    "MotionSpec",
+    "TextSpec",
+    "default_spec",
+]

@@ -1,0 +1,76 @@
+"""Images: files or arrays to float tensors in [0, 1]; each image encoder applies its own normalisation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torchvision.transforms import functional as TF
+
+from unibind.modalities.base import InputError, Modality, ModalitySpec
+
+
+class ImageSpec(ModalitySpec):
+    """Loads an image (path, PIL image, HxWxC uint8 array or CxHxW tensor) as RGB ``Tensor[3, S, S]``.
+
+    The shorter side is resized to ``image_size`` and the centre is cropped (CLIP's evaluation
+    transform). Values stay in [0, 1]; mean/std normalisation is the encoder's business.
+
+    Args:
+        image_size: side ``S`` of the square output.
+    """
+
+    modality = Modality.IMAGE
+    takes_path = True
+
+    def __init__(self, image_size: int = 224) -> None:
+        if image_size < 1:
+            raise ValueError(f"image_size must be positive, got {image_size}")
+        self.image_size = image_size
+
+    def load(self, raw: Any, *, item: str = "input") -> torch.Tensor:
+        image = self._to_pil(raw, item)
+        image = TF.resize(image, self.image_size, interpolation=TF.InterpolationMode.BICUBIC, antialias=True)
+        image = TF.center_crop(image, [self.image_size, self.image_size])
+        return TF.to_tensor(image)
+
+    def _to_pil(self, raw: Any, item: str) -> Image.Image:
+        if isinstance(raw, (str, Path)):
+            path = Path(raw)
+            if not path.is_file():
+                raise InputError(f"{item}: image file not found: {path}")
+            try:
+                with Image.open(path) as opened:
+                    opened.load()
+                    return opened.convert("RGB")
+            except (UnidentifiedImageError, OSError, SyntaxError) as err:
+                raise InputError(f"{item}: cannot decode image {path}: {err}") from err
+        if isinstance(raw, Image.Image):
+            return raw.convert("RGB")
+        if isinstance(raw, torch.Tensor):
+            if raw.ndim != 3 or raw.shape[0] not in (1, 3):
+                raise InputError(f"{item}: image tensor must be [C, H, W] with C in (1, 3), got {tuple(raw.shape)}")
+            raw = raw.expand(3, -1, -1).permute(1, 2, 0).numpy()
+            raw = (np.clip(raw, 0.0, 1.0) * 255).round().astype(np.uint8) if raw.dtype != np.uint8 else raw
+        if isinstance(raw, np.ndarray):
+            if raw.ndim == 2:
+                raw = np.stack([raw] * 3, axis=-1)
+            if raw.ndim != 3 or raw.shape[-1] not in (3, 4) or raw.dtype != np.uint8:
+                raise InputError(f"{item}: image array must be uint8 [H, W, 3|4], got {raw.dtype} {raw.shape}")
+            if raw.shape[0] == 0 or raw.shape[1] == 0:
+                raise InputError(f"{item}: image array is empty: {raw.shape}")
+            return Image.fromarray(raw[..., :3])
+        raise InputError(f"{item}: cannot read an image from {type(raw).__name__}")
+
+    def collate(self, samples: Sequence[torch.Tensor]) -> torch.Tensor:
+        return torch.stack(list(samples))
+
+    def dummy_batch(self, n: int) -> torch.Tensor:
+        return torch.rand(n, 3, self.image_size, self.image_size)
+
+    def __repr__(self) -> str:
+        return f"ImageSpec(image_size={self.image_size})"

@@ -1,0 +1,167 @@
+"""Contrastive objectives over paired, L2-normalised embeddings ``a: [N, D]``, ``b: [N, D]``.
+
+Every objective returns ``dict[str, Tensor]`` whose keys end in ``_loss``. Row ``i`` of ``a`` and of
+``b`` form a positive pair; ``groups: [N]`` (optional) marks rows that share content (several
+captions of one image): rows of one group are positives of each other for the multi-positive loss
+and are never negatives for the others. ``hard_negatives: [M, D]`` adds candidates on the ``b`` side.
+Under DDP the embeddings are gathered with gradients first (``gather=True``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from unibind.config import RecordsInitArgs
+from unibind.objectives.distributed import gather_no_grad, gather_with_grad
+
+
+class ContrastiveObjective(RecordsInitArgs, nn.Module):
+    """Base class: holds the learnable temperature ``t`` with logits ``exp(t) * a @ b.T``.
+
+    Args:
+        init_temperature: initial ``1 / exp(t)`` (CLIP: 0.07).
+        max_logit_scale: clamp of ``exp(t)`` (CLIP: 100).
+        learn_temperature: make ``t`` a trainable parameter.
+        gather: gather embeddings across processes (no-op without torch.distributed).
+    """
+
+    def __init__(
+        self,
+        init_temperature: float = 0.07,
+        max_logit_scale: float = 100.0,
+        learn_temperature: bool = True,
+        gather: bool = True,
+    ) -> None:
+        super().__init__()
+        self.log_logit_scale = nn.Parameter(torch.tensor(math.log(1 / init_temperature)), requires_grad=learn_temperature)
+        self.max_logit_scale = max_logit_scale
+        self.gather = gather
+
+    @property
+    def logit_scale(self) -> torch.Tensor:
+        return self.log_logit_scale.exp().clamp(max=self.max_logit_scale)
+
+    def _gathered(
+        self, a: torch.Tensor, b: torch.Tensor, groups: torch.Tensor | None, hard_negatives: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        if not self.gather:
+            return a, b, groups, hard_negatives
+        groups = gather_no_grad(groups) if groups is not None else None
+        hard_negatives = gather_with_grad(hard_negatives) if hard_negatives is not None else None
+        return gather_with_grad(a), gather_with_grad(b), groups, hard_negatives
+
+    def forward(
+        self,
+        a: torch.Tensor,
+        b: torch.Tensor,
+        groups: torch.Tensor | None = None,
+        hard_negatives: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        a, b, groups, hard_negatives = self._gathered(a, b, groups, hard_negatives)
+        if a.shape != b.shape:
+            raise ValueError(f"paired embeddings differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
+        return self.compute(a, b, groups, hard_negatives)
+
+    def compute(
+        self, a: torch.Tensor, b: torch.Tensor, groups: torch.Tensor | None, hard_negatives: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+
+def same_group(groups: torch.Tensor | None, n: int, device: torch.device) -> torch.Tensor:
+    """``[N, N]`` bool: True where rows ``i`` and ``j`` are positives (same group, or ``i == j``)."""
+    if groups is None:
+        return torch.eye(n, dtype=torch.bool, device=device)
+    return groups.view(-1, 1) == groups.view(1, -1)
+
+
+class InfoNCELoss(ContrastiveObjective):
+    """Symmetric InfoNCE with learnable temperature, as in CLIP (Radford et al. 2021, https://arxiv.org/abs/2103.00020).
+
+    .. math::
+        \\mathcal{L} = \\tfrac12 \\big[ \\mathrm{CE}(s\\,A B^\\top, I) + \\mathrm{CE}(s\\,B A^\\top, I) \\big]
+
+    Rows of the same group other than the diagonal are masked out of the softmax (they are not
+    negatives). Hard negatives extend the ``a -> b`` direction's candidates.
+    """
+
+    def compute(self, a, b, groups, hard_negatives):
+        scale = self.logit_scale
+        logits_ab = scale * a @ b.T
+        logits_ba = logits_ab.T
+        n = a.shape[0]
+        if groups is not None:
+            false_negatives = same_group(groups, n, a.device) & ~torch.eye(n, dtype=torch.bool, device=a.device)
+            logits_ab = logits_ab.masked_fill(false_negatives, float("-inf"))
+            logits_ba = logits_ba.masked_fill(false_negatives, float("-inf"))
+        if hard_negatives is not None:
+            logits_ab = torch.cat([logits_ab, scale * a @ hard_negatives.T], dim=1)
+        labels = torch.arange(n, device=a.device)
+        loss = (F.cross_entropy(logits_ab, labels) + F.cross_entropy(logits_ba, labels)) / 2
+        return {"contrastive_loss": loss}
+
+
+class MultiPositiveInfoNCELoss(ContrastiveObjective):
+    """InfoNCE where every row of the anchor's group is a positive (SupCon-style, Khosla et al. 2020,
+    https://arxiv.org/abs/2004.11362, "L_out"): the loss averages ``-log softmax`` over all positives.
+
+    .. math::
+        \\mathcal{L}_i = -\\frac{1}{|P(i)|} \\sum_{p \\in P(i)} \\log \\frac{e^{s\\,a_i \\cdot b_p}}{\\sum_j e^{s\\,a_i \\cdot b_j}}
+    """
+
+    def compute(self, a, b, groups, hard_negatives):
+        scale = self.logit_scale
+        n = a.shape[0]
+        positives = same_group(groups, n, a.device)
+        logits_ab = scale * a @ b.T
+        logits_ba = logits_ab.T
+        if hard_negatives is not None:
+            logits_ab = torch.cat([logits_ab, scale * a @ hard_negatives.T], dim=1)
+        loss_ab = _mean_positive_nll(logits_ab, positives)
+        loss_ba = _mean_positive_nll(logits_ba, positives.T)
+        return {"contrastive_loss": (loss_ab + loss_ba) / 2}
+
+
+def _mean_positive_nll(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+    """Mean over rows of the average ``-log softmax`` at the positive columns (extra columns are negatives)."""
+    log_probs = logits.log_softmax(dim=1)[:, : positives.shape[1]]
+    per_row = -(log_probs * positives).sum(dim=1) / positives.sum(dim=1)
+    return per_row.mean()
+
+
+class SigLIPLoss(ContrastiveObjective):
+    """Pairwise sigmoid loss of SigLIP (Zhai et al. 2023, https://arxiv.org/abs/2303.15343, Alg. 1).
+
+    .. math::
+        \\mathcal{L} = -\\frac{1}{N} \\sum_{i,j} \\log \\sigma\\big(z_{ij} (t\\, a_i \\cdot b_j + c)\\big),
+        \\quad z_{ij} = 1 \\text{ for positives, } -1 \\text{ otherwise}
+
+    Args:
+        init_temperature: initial ``1/t`` (SigLIP: ``t = 10``).
+        init_bias: initial ``c`` (SigLIP: -10).
+    """
+
+    def __init__(
+        self,
+        init_temperature: float = 0.1,
+        init_bias: float = -10.0,
+        max_logit_scale: float = 100.0,
+        learn_temperature: bool = True,
+        gather: bool = True,
+    ) -> None:
+        super().__init__(init_temperature, max_logit_scale, learn_temperature, gather)
+        self.bias = nn.Parameter(torch.tensor(init_bias), requires_grad=learn_temperature)
+
+    def compute(self, a, b, groups, hard_negatives):
+        n = a.shape[0]
+        logits = self.logit_scale * a @ b.T + self.bias
+        signs = same_group(groups, n, a.device).to(logits.dtype) * 2 - 1
+        loss = -F.logsigmoid(signs * logits).sum() / n
+        if hard_negatives is not None:
+            hard = self.logit_scale * a @ hard_negatives.T + self.bias
+            loss = loss - F.logsigmoid(-hard).sum() / n
+        return {"siglip_loss": loss}

@@ -1,0 +1,19 @@
+"""Callbacks: save the trained embedder in unibind's own format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+
+
+class SaveEmbedder(L.Callback):
+    """At the end of ``fit``, write ``module.embedder.save_pretrained(dirpath)`` (rank 0 only)."""
+
+    def __init__(self, dirpath: str | Path) -> None:
+        self.dirpath = Path(dirpath)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            pl_module.embedder.save_pretrained(self.dirpath)
+            print(f"saved the embedder to {self.dirpath}")

@@ -1,0 +1,25 @@
+"""``unibind fit|validate|test``: LightningCLI over ``UnibindModule`` and ``ManifestDataModule``."""
+
+from __future__ import annotations
+
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+
+from unibind.training.datamodule import ManifestDataModule
+from unibind.training.module import UnibindModule
+
+
+def run_lightning_cli(args: list[str], run: bool = True) -> LightningCLI:
+    """Parse ``args`` with LightningCLI.
+
+    With ``run=True`` ``args`` starts with a subcommand (fit, validate, test, predict) which is run;
+    with ``run=False`` the model, data module and trainer are only built (``cli.model`` etc.).
+    """
+    return LightningCLI(
+        UnibindModule,
+        ManifestDataModule,
+        args=args,
+        run=run,
+        save_config_kwargs={"overwrite": True},
+        save_config_callback=SaveConfigCallback if run else None,
+        auto_configure_optimizers=False,
+    )

@@ -1,0 +1,80 @@
+"""The LightningDataModule over paired-data manifests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from unibind.datasets import ManifestDataset
+from unibind.datasets.manifest import OnError
+from unibind.modalities import ModalitySpec, default_spec
+
+
+class ManifestDataModule(L.LightningDataModule):
+    """Train / val / test manifests read through modality specs.
+
+    Args:
+        train: training manifest (``.jsonl``/``.csv``/``.tsv``).
+        val: validation manifest (optional).
+        test: test manifest (optional).
+        specs: modality -> spec (YAML: ``class_path``); modalities missing here use their default spec.
+        modalities: modalities to read (default: the keys of ``specs``).
+        batch_size: items per batch.
+        num_workers: DataLoader workers.
+        on_error: ``raise`` at the first bad row, or ``skip`` it and count it.
+        seed_text_sampling: in training pick a random caption of each item per epoch (else the first).
+    """
+
+    def __init__(
+        self,
+        train: str | Path,
+        val: str | Path | None = None,
+        test: str | Path | None = None,
+        specs: Mapping[str, ModalitySpec] | None = None,
+        modalities: list[str] | None = None,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        on_error: OnError = "raise",
+        seed_text_sampling: bool = True,
+    ) -> None:
+        super().__init__()
+        names = modalities or list(specs or {})
+        if not names:
+            raise ValueError("give modalities or specs")
+        self.specs = {m: (specs or {}).get(m) or default_spec(m) for m in names}
+        self.paths = {"train": train, "val": val, "test": test}
+        self.batch_size, self.num_workers, self.on_error = batch_size, num_workers, on_error
+        self.random_captions = seed_text_sampling
+        self.datasets: dict[str, ManifestDataset] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        for split, path in self.paths.items():
+            if path is not None and split not in self.datasets:
+                sampling = "random" if split == "train" and self.random_captions else "first"
+                self.datasets[split] = ManifestDataset(path, self.specs, self.on_error, sampling)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if split not in self.datasets:
+            raise ValueError(f"no {split} manifest configured (data.{split})")
+        dataset = self.datasets[split]
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            drop_last=shuffle and len(dataset) > self.batch_size,
+            num_workers=self.num_workers,
+            collate_fn=dataset.collate,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

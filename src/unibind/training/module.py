@@ -1,0 +1,149 @@
+"""The LightningModule: contrastive training of a ``UnifiedEmbedder`` over every configured modality pair."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import OptimizerCallable
+
+from unibind.embedder import UnifiedEmbedder
+from unibind.evaluation import cross_modal_recall
+from unibind.objectives import InfoNCELoss
+
+
+def modality_pairs(modalities: Sequence[str], mode: Literal["all", "anchor"], anchor: str | None) -> list[tuple[str, str]]:
+    """Pairs to contrast: all unordered pairs, or ``(anchor, m)`` for every other ``m`` (ImageBind / LanguageBind)."""
+    if mode == "all":
+        return list(itertools.combinations(modalities, 2))
+    if anchor not in modalities:
+        raise ValueError(f"pairs='anchor' needs anchor among {list(modalities)}, got {anchor!r}")
+    return [(anchor, m) for m in modalities if m != anchor]
+
+
+def paired_rows(present: dict[str, torch.Tensor], a: str, b: str, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rows of ``a``'s and ``b``'s embeddings for the items that carry both, and those items' batch positions."""
+    row_in = {}
+    for modality in (a, b):
+        lookup = torch.full((batch_size,), -1, dtype=torch.long)
+        lookup[present[modality].cpu()] = torch.arange(len(present[modality]))
+        row_in[modality] = lookup
+    both = torch.nonzero((row_in[a] >= 0) & (row_in[b] >= 0)).squeeze(1)
+    return row_in[a][both], row_in[b][both], both
+
+
+class UnibindModule(L.LightningModule):
+    """Trains the embedder with a contrastive objective on each modality pair present in a batch.
+
+    Args:
+        embedder: the model (encoders chosen in YAML by ``class_path``).
+        objective: contrastive loss module (default symmetric InfoNCE); ``MatryoshkaLoss`` wraps one.
+        pairs: ``all`` modality pairs, or ``anchor``: each modality against ``anchor`` only.
+        anchor: the anchor modality for ``pairs="anchor"``.
+        optimizer: optimizer factory over trainable parameters.
+        retrieval_ks: cut-offs of the validation recall.
+    """
+
+    def __init__(
+        self,
+        embedder: UnifiedEmbedder,
+        objective: torch.nn.Module | None = None,
+        pairs: Literal["all", "anchor"] = "all",
+        anchor: str | None = None,
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        retrieval_ks: Sequence[int] = (1, 5, 10),
+    ) -> None:
+        super().__init__()
+        self.embedder = embedder
+        self.objective = objective if objective is not None else InfoNCELoss()
+        self.pairs = modality_pairs(embedder.modalities, pairs, anchor)
+        self.optimizer_factory = optimizer
+        self.retrieval_ks = tuple(retrieval_ks)
+        self._eval_outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = defaultdict(list)
+        self.skipped_items = 0
+
+    def forward(self, inputs: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return self.embedder(inputs)
+
+    def compute_losses(self, batch: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Per-pair objective losses plus aligner losses; returns ``(losses, embeddings)``."""
+        losses: dict[str, torch.Tensor] = {}
+        embeddings: dict[str, torch.Tensor] = {}
+        for modality, inputs in batch["inputs"].items():
+            if modality not in self.embedder.encoders:
+                continue
+            out = self.embedder.align(modality, inputs)
+            embeddings[modality] = out.embedding
+            for key, value in out.losses.items():
+                losses[key] = losses.get(key, 0) + value / len(batch["inputs"])
+        batch_size = len(batch["ids"])
+        for a, b in self.pairs:
+            if a not in embeddings or b not in embeddings:
+                continue
+            rows_a, rows_b, items = paired_rows(batch["present"], a, b, batch_size)
+            if len(items) < 2:
+                continue
+            groups = batch["groups"][items.to(batch["groups"].device)]
+            pair_losses = self.objective(embeddings[a][rows_a.to(self.device)], embeddings[b][rows_b.to(self.device)], groups)
+            for key, value in pair_losses.items():
+                losses[f"{a}_{b}_{key}"] = value
+        return losses, embeddings
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        losses, _ = self.compute_losses(batch)
+        if not losses:
+            raise RuntimeError(f"batch {batch_idx} holds no pair of modalities among {self.pairs}")
+        total = sum(losses.values())
+        batch_size = len(batch["ids"])
+        self.skipped_items += batch.get("skipped", 0)
+        for key, value in losses.items():
+            self.log(f"train/{key}", value, batch_size=batch_size)
+        self.log("train/loss", total, prog_bar=True, batch_size=batch_size)
+        self.log("train/skipped_items", float(self.skipped_items), batch_size=batch_size)
+        scale = getattr(self.objective, "logit_scale", None)
+        if isinstance(scale, torch.Tensor):
+            self.log("train/logit_scale", scale.detach(), batch_size=batch_size)
+        return total
+
+    def _eval_step(self, batch: dict[str, Any]) -> None:
+        for modality, inputs in batch["inputs"].items():
+            if modality in self.embedder.encoders:
+                embedding = self.embedder.align(modality, inputs).embedding
+                groups = batch["groups"][batch["present"][modality].to(batch["groups"].device)]
+                self._eval_outputs[modality].append((embedding.detach().cpu(), groups.cpu()))
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._eval_step(batch)
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._eval_step(batch)
+
+    def retrieval_metrics(self) -> dict[str, float]:
+        """Recall@k in both directions for every pair, over everything seen since the last call."""
+        gathered = {m: (torch.cat([e for e, _ in out]), torch.cat([g for _, g in out])) for m, out in self._eval_outputs.items()}
+        self._eval_outputs.clear()
+        metrics = {}
+        for a, b in self.pairs:
+            if a not in gathered or b not in gathered:
+                continue
+            for query, target in ((a, b), (b, a)):
+                (query_emb, query_groups), (target_emb, target_groups) = gathered[query], gathered[target]
+                recall = cross_modal_recall(query_emb, target_emb, query_groups, target_groups, self.retrieval_ks)
+                metrics.update({f"{query}_to_{target}/{k}": v for k, v in recall.items()})
+        return metrics
+
+    def on_validation_epoch_end(self) -> None:
+        for key, value in self.retrieval_metrics().items():
+            self.log(f"val/{key}", value, prog_bar=key.endswith("R@1"))
+
+    def on_test_epoch_end(self) -> None:
+        for key, value in self.retrieval_metrics().items():
+            self.log(f"test/{key}", value)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        return self.optimizer_factory(trainable)
