@@ -24,7 +24,7 @@ class RecordsInitArgs:
         signature = inspect.signature(original)
 
         @functools.wraps(original)
-        def __init__(self: Any, *args: Any, **kw: Any) -> None:
+        def recording_init(self: Any, *args: Any, **kw: Any) -> None:
             if not hasattr(self, "_recording_init"):
                 bound = signature.bind(self, *args, **kw)
                 bound.apply_defaults()
@@ -36,7 +36,7 @@ class RecordsInitArgs:
             else:
                 original(self, *args, **kw)
 
-        cls.__init__ = __init__  # type: ignore[method-assign]
+        cls.__init__ = recording_init  # type: ignore[method-assign]
 
 
 def class_path(obj: Any) -> str:

@@ -33,7 +33,8 @@ class UnifiedEmbedder(nn.Module):
         aligner: shared alignment layer over ``D`` (``MoEAligner``, ``DenseAligner`` or ``IdentityAligner``).
         head_hidden_dim: hidden size of MLP heads (``None``: linear heads).
 
-    ``forward({"image": Tensor[B, 3, H, W], "text": list[str]})`` returns ``{"image": Tensor[B, D], "text": Tensor[B, D]}``.
+    ``forward({"image": Tensor[B, 3, H, W], "text": list[str]})`` returns
+    ``{"image": Tensor[B, D], "text": Tensor[B, D]}``.
     """
 
     def __init__(
@@ -46,7 +47,7 @@ class UnifiedEmbedder(nn.Module):
         super().__init__()
         for name, encoder in encoders.items():
             if Modality(name) != encoder.modality:
-                raise ValueError(f"encoder under key {name!r} encodes {encoder.modality!r}")
+                raise ValueError(f"encoder under key {name!r} encodes {str(encoder.modality)!r}")
         if aligner.dim != embed_dim:
             raise ValueError(f"aligner dim {aligner.dim} differs from embed_dim {embed_dim}")
         self.embed_dim = embed_dim
@@ -89,7 +90,10 @@ class UnifiedEmbedder(nn.Module):
             "embed_dim": self.embed_dim,
             "head_hidden_dim": self.head_hidden_dim,
             "encoders": encoders,
-            "aligner": {"class_path": class_path(self.aligner), "init_args": to_jsonable(self.aligner.init_args, "aligner")},
+            "aligner": {
+                "class_path": class_path(self.aligner),
+                "init_args": to_jsonable(self.aligner.init_args, "aligner"),
+            },
         }
         state = {key: value.detach().contiguous() for key, value in self.state_dict().items()}
         _atomic_write(directory / WEIGHTS_NAME, lambda path: save_file(state, str(path), metadata={"format": "pt"}))
@@ -123,7 +127,8 @@ class UnifiedEmbedder(nn.Module):
         model = cls(encoders, config["embed_dim"], aligner, config["head_hidden_dim"])
         own = model.state_dict()
         with safe_open(str(directory / WEIGHTS_NAME), framework="pt") as weights:
-            state = {key: weights.get_tensor(key) for key in weights.keys() if key in own}
+            stored = weights.keys()  # safe_open is not iterable itself
+            state = {key: weights.get_tensor(key) for key in stored if key in own}
         missing = sorted(set(own) - set(state))
         if missing:
             raise ValueError(f"{directory / WEIGHTS_NAME} lacks {len(missing)} tensors, e.g. {missing[:3]}")

@@ -54,7 +54,9 @@ class SkipReport:
             self.reasons.append(reason)
 
 
-def read_manifest(path: str | Path, modalities: Sequence[str], on_error: OnError = "raise") -> tuple[list[ManifestItem], SkipReport]:
+def read_manifest(
+    path: str | Path, modalities: Sequence[str], on_error: OnError = "raise"
+) -> tuple[list[ManifestItem], SkipReport]:
     """Read and check a manifest: every row has an id and at least one of ``modalities``, files exist inside the folder.
 
     Returns the items and a report of the rows skipped (always empty with ``on_error="raise"``).
@@ -105,7 +107,10 @@ def _rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
             reader = csv.DictReader(handle, delimiter="\t" if path.suffix == ".tsv" else ",")
             if reader.fieldnames is None or "id" not in reader.fieldnames:
                 raise ManifestError(f"{path}: the header must have an 'id' column, got {reader.fieldnames}")
-            return [(number, {k: v for k, v in row.items() if v not in (None, "")}) for number, row in enumerate(reader, start=2)]
+            return [
+                (number, {k: v for k, v in row.items() if v not in (None, "")})
+                for number, row in enumerate(reader, start=2)
+            ]
     raise ManifestError(f"{path}: unknown manifest format {path.suffix!r}; expected .jsonl, .csv or .tsv")
 
 

@@ -38,7 +38,9 @@ def draw_shape(colour: str, shape: str, size: int, rng: random.Random) -> Image.
     return image
 
 
-def write_shapes_dataset(root: str | Path, per_concept: dict[str, int], size: int = 32, seed: int = 0) -> dict[str, Path]:
+def write_shapes_dataset(
+    root: str | Path, per_concept: dict[str, int], size: int = 32, seed: int = 0
+) -> dict[str, Path]:
     """Write ``images/*.png`` and one ``{split}.jsonl`` per split under ``root``.
 
     Args:
@@ -59,7 +61,14 @@ def write_shapes_dataset(root: str | Path, per_concept: dict[str, int], size: in
                     item_id = f"{split}-{colour}-{shape}-{k}"
                     draw_shape(colour, shape, size, rng).save(root / "images" / f"{item_id}.png", optimize=True)
                     captions = [t.format(c=colour, s=shape) for t in TEMPLATES]
-                    rows.append({"id": item_id, "image": f"images/{item_id}.png", "text": captions, "group": f"{colour} {shape}"})
+                    rows.append(
+                        {
+                            "id": item_id,
+                            "image": f"images/{item_id}.png",
+                            "text": captions,
+                            "group": f"{colour} {shape}",
+                        }
+                    )
         manifests[split] = root / f"{split}.jsonl"
         manifests[split].write_text("".join(json.dumps(row) + "\n" for row in rows))
     return manifests

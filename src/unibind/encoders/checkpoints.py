@@ -30,7 +30,9 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def convert_lukemelas_efficientnet(state: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def convert_lukemelas_efficientnet(
+    state: dict[str, torch.Tensor], target: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
     """Map an EfficientNet(-Lite) state dict in the ``efficientnet_pytorch`` layout onto timm's names.
 
     Both implementations register the same tensors in the same order (stem, blocks, head,
@@ -41,7 +43,9 @@ def convert_lukemelas_efficientnet(state: dict[str, torch.Tensor], target: dict[
     converted = {}
     for (src_key, tensor), (dst_key, reference) in zip(state.items(), target.items(), strict=True):
         if tensor.shape != reference.shape:
-            raise ValueError(f"shape mismatch mapping {src_key} {tuple(tensor.shape)} -> {dst_key} {tuple(reference.shape)}")
+            raise ValueError(
+                f"shape mismatch mapping {src_key} {tuple(tensor.shape)} -> {dst_key} {tuple(reference.shape)}"
+            )
         converted[dst_key] = tensor
     return converted
 

@@ -100,7 +100,9 @@ class OpenClipTextEncoder(Encoder):
             clip.logit_scale = None
             clip.logit_bias = None
             self.tower = clip
-            self.width = int(clip.text_projection.shape[1] if clip.text_projection is not None else clip.transformer.width)
+            self.width = int(
+                clip.text_projection.shape[1] if clip.text_projection is not None else clip.transformer.width
+            )
         context_length = int(getattr(self.tower, "context_length", 77))
         if model_name is not None:
             self.tokenizer = open_clip.get_tokenizer(model_name, context_length=context_length)

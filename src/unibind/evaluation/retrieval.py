@@ -28,11 +28,15 @@ def recall_at_k(similarity: torch.Tensor, relevant: torch.Tensor, ks: Sequence[i
     best_relevant = similarity.masked_fill(~relevant, float("-inf")).max(dim=1).values
     # rank of the best relevant item = number of items scoring at least as high that are irrelevant
     rank = ((similarity >= best_relevant.unsqueeze(1)) & ~relevant).sum(dim=1)
-    return {f"R@{k}": (rank < min(k, similarity.shape[1])).float().mean().item() for k in ks}
+    return {f"R@{k}": (rank < min(k, similarity.shape[1])).double().mean().item() for k in ks}
 
 
 def cross_modal_recall(
-    query: torch.Tensor, items: torch.Tensor, query_groups: torch.Tensor, item_groups: torch.Tensor, ks: Sequence[int] = (1, 5, 10)
+    query: torch.Tensor,
+    items: torch.Tensor,
+    query_groups: torch.Tensor,
+    item_groups: torch.Tensor,
+    ks: Sequence[int] = (1, 5, 10),
 ) -> dict[str, float]:
     """Recall@k of unit-norm ``query: [Q, D]`` against ``items: [N, D]``; relevant = same group."""
     relevant = query_groups.view(-1, 1) == item_groups.view(1, -1)

@@ -12,29 +12,24 @@ router probability of ``e`` over the batch. It equals ``alpha`` under perfectly 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from unibind.fusion.aligner import Aligner, AlignerOutput
+from unibind.fusion.aligner import Aligner, AlignerOutput, FeedForward
 
 
 class GroupedExperts(nn.Module):
-    """``E`` two-layer GELU MLPs stored as stacked weights, applied to tokens grouped by expert.
+    """``E`` two-layer GELU MLPs (:class:`~unibind.fusion.aligner.FeedForward`) over tokens grouped by expert.
 
-    Weights: ``w1: [E, D, H]``, ``b1: [E, H]``, ``w2: [E, H, D]``, ``b2: [E, D]``.
+    Each expert keeps its own parameters, so backward writes every gradient in place: a stacked
+    ``[E, D, H]`` weight would pay a full-size copy (``unbind``/``stack``) or zero-fill (indexing) per step.
     """
 
     def __init__(self, num_experts: int, dim: int, hidden_dim: int) -> None:
         super().__init__()
-        self.w1 = nn.Parameter(torch.empty(num_experts, dim, hidden_dim))
-        self.b1 = nn.Parameter(torch.zeros(num_experts, hidden_dim))
-        self.w2 = nn.Parameter(torch.empty(num_experts, hidden_dim, dim))
-        self.b2 = nn.Parameter(torch.zeros(num_experts, dim))
-        for weight, fan_in in ((self.w1, dim), (self.w2, hidden_dim)):
-            nn.init.uniform_(weight, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))
+        self.experts = nn.ModuleList(FeedForward(dim, hidden_dim) for _ in range(num_experts))
 
     def forward(self, h: torch.Tensor, token: torch.Tensor, gate: torch.Tensor, counts: Sequence[int]) -> torch.Tensor:
         """Mix the experts' outputs back into ``[B, D]``.
@@ -45,19 +40,18 @@ class GroupedExperts(nn.Module):
             gate: ``[S]`` weight of each slot.
             counts: slots per expert, summing to ``S``.
 
-        One gather, two matmuls and one scatter-add per expert over its contiguous slots: a loop over
-        the ``E`` experts, never over samples.
+        One expert MLP and one scatter-add per expert over its contiguous slots: a loop over the ``E``
+        experts, never over samples.
         """
-        # unbind once: its backward stacks the E gradients in one allocation, where indexing w1[e]
-        # would zero-fill a full [E, D, H] gradient per expert
-        w1, b1, w2, b2 = (p.unbind(0) for p in (self.w1, self.b1, self.w2, self.b2))
+        # one gather for all slots: its backward is one scatter-add into a [B, D] gradient, where a
+        # gather per expert would allocate and accumulate E full-size gradients
+        inputs = h.index_select(0, token).split(list(counts))
+        rows = token.split(list(counts))
+        weights = gate.unsqueeze(-1).split(list(counts))
         mixed = torch.zeros_like(h)
-        for e, (rows, weights) in enumerate(zip(torch.split(token, list(counts)), torch.split(gate, list(counts)))):
-            if rows.shape[0] == 0:
-                continue
-            hidden = nn.functional.gelu(torch.addmm(b1[e], h.index_select(0, rows), w1[e]))
-            out = torch.addmm(b2[e], hidden, w2[e]) * weights.unsqueeze(-1)
-            mixed.index_add_(0, rows, out)
+        for expert, expert_inputs, expert_rows, expert_weights in zip(self.experts, inputs, rows, weights, strict=True):
+            if expert_rows.shape[0]:
+                mixed.index_add_(0, expert_rows, expert(expert_inputs) * expert_weights)
         return mixed
 
 

@@ -37,7 +37,9 @@ class ContrastiveObjective(RecordsInitArgs, nn.Module):
         gather: bool = True,
     ) -> None:
         super().__init__()
-        self.log_logit_scale = nn.Parameter(torch.tensor(math.log(1 / init_temperature)), requires_grad=learn_temperature)
+        self.log_logit_scale = nn.Parameter(
+            torch.tensor(math.log(1 / init_temperature)), requires_grad=learn_temperature
+        )
         self.max_logit_scale = max_logit_scale
         self.gather = gather
 
@@ -110,7 +112,8 @@ class MultiPositiveInfoNCELoss(ContrastiveObjective):
     https://arxiv.org/abs/2004.11362, "L_out"): the loss averages ``-log softmax`` over all positives.
 
     .. math::
-        \\mathcal{L}_i = -\\frac{1}{|P(i)|} \\sum_{p \\in P(i)} \\log \\frac{e^{s\\,a_i \\cdot b_p}}{\\sum_j e^{s\\,a_i \\cdot b_j}}
+        \\mathcal{L}_i = -\\frac{1}{|P(i)|} \\sum_{p \\in P(i)}
+            \\log \\frac{e^{s\\,a_i \\cdot b_p}}{\\sum_j e^{s\\,a_i \\cdot b_j}}
     """
 
     def compute(self, a, b, groups, hard_negatives):

@@ -10,13 +10,16 @@ from typing import Any, Literal
 import lightning as L
 import torch
 from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_warn
 
 from unibind.embedder import UnifiedEmbedder
 from unibind.evaluation import cross_modal_recall
 from unibind.objectives import InfoNCELoss
 
 
-def modality_pairs(modalities: Sequence[str], mode: Literal["all", "anchor"], anchor: str | None) -> list[tuple[str, str]]:
+def modality_pairs(
+    modalities: Sequence[str], mode: Literal["all", "anchor"], anchor: str | None
+) -> list[tuple[str, str]]:
     """Pairs to contrast: all unordered pairs, or ``(anchor, m)`` for every other ``m`` (ImageBind / LanguageBind)."""
     if mode == "all":
         return list(itertools.combinations(modalities, 2))
@@ -25,7 +28,9 @@ def modality_pairs(modalities: Sequence[str], mode: Literal["all", "anchor"], an
     return [(anchor, m) for m in modalities if m != anchor]
 
 
-def paired_rows(present: dict[str, torch.Tensor], a: str, b: str, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def paired_rows(
+    present: dict[str, torch.Tensor], a: str, b: str, batch_size: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Rows of ``a``'s and ``b``'s embeddings for the items that carry both, and those items' batch positions."""
     row_in = {}
     for modality in (a, b):
@@ -65,12 +70,13 @@ class UnibindModule(L.LightningModule):
         self.retrieval_ks = tuple(retrieval_ks)
         self._eval_outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = defaultdict(list)
         self.skipped_items = 0
+        self.skipped_batches = 0
 
     def forward(self, inputs: dict[str, Any]) -> dict[str, torch.Tensor]:
         return self.embedder(inputs)
 
-    def compute_losses(self, batch: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """Per-pair objective losses plus aligner losses; returns ``(losses, embeddings)``."""
+    def compute_losses(self, batch: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], int]:
+        """Per-pair objective losses plus aligner losses; returns ``(losses, embeddings, pairs contrasted)``."""
         losses: dict[str, torch.Tensor] = {}
         embeddings: dict[str, torch.Tensor] = {}
         for modality, inputs in batch["inputs"].items():
@@ -80,7 +86,7 @@ class UnibindModule(L.LightningModule):
             embeddings[modality] = out.embedding
             for key, value in out.losses.items():
                 losses[key] = losses.get(key, 0) + value / len(batch["inputs"])
-        batch_size = len(batch["ids"])
+        batch_size, contrasted = len(batch["ids"]), 0
         for a, b in self.pairs:
             if a not in embeddings or b not in embeddings:
                 continue
@@ -88,18 +94,25 @@ class UnibindModule(L.LightningModule):
             if len(items) < 2:
                 continue
             groups = batch["groups"][items.to(batch["groups"].device)]
-            pair_losses = self.objective(embeddings[a][rows_a.to(self.device)], embeddings[b][rows_b.to(self.device)], groups)
+            pair_losses = self.objective(
+                embeddings[a][rows_a.to(self.device)], embeddings[b][rows_b.to(self.device)], groups
+            )
             for key, value in pair_losses.items():
                 losses[f"{a}_{b}_{key}"] = value
-        return losses, embeddings
+            contrasted += 1
+        return losses, embeddings, contrasted
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        losses, _ = self.compute_losses(batch)
-        if not losses:
-            raise RuntimeError(f"batch {batch_idx} holds no pair of modalities among {self.pairs}")
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
+        self.skipped_items += batch.get("skipped", 0)
+        losses, _, contrasted = self.compute_losses(batch)
+        if not contrasted:
+            self.skipped_batches += 1
+            rank_zero_warn(
+                f"batch {batch_idx} holds fewer than two items with any of the pairs {self.pairs}; step skipped"
+            )
+            return None
         total = sum(losses.values())
         batch_size = len(batch["ids"])
-        self.skipped_items += batch.get("skipped", 0)
         for key, value in losses.items():
             self.log(f"train/{key}", value, batch_size=batch_size)
         self.log("train/loss", total, prog_bar=True, batch_size=batch_size)
@@ -124,7 +137,9 @@ class UnibindModule(L.LightningModule):
 
     def retrieval_metrics(self) -> dict[str, float]:
         """Recall@k in both directions for every pair, over everything seen since the last call."""
-        gathered = {m: (torch.cat([e for e, _ in out]), torch.cat([g for _, g in out])) for m, out in self._eval_outputs.items()}
+        gathered = {
+            m: (torch.cat([e for e, _ in out]), torch.cat([g for _, g in out])) for m, out in self._eval_outputs.items()
+        }
         self._eval_outputs.clear()
         metrics = {}
         for a, b in self.pairs:

@@ -1,0 +1,47 @@
+# The README's two commands: `make quickstart` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+# Tests and tools never reach a model hub; everything they load is local or shipped in packages.
+export HF_HUB_OFFLINE := 1
+
+.PHONY: install quickstart test lint lock bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(UV): | $(PY)
+	$(PY) -m pip install --quiet uv==$(UV_VERSION)
+
+# Exact versions and hashes from requirements.lock, then unibind itself (editable, no dependency resolution).
+$(VENV)/.installed: requirements.lock pyproject.toml | $(UV)
+	$(UV) pip install --python $(PY) --require-hashes -r requirements.lock
+	$(UV) pip install --python $(PY) --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+quickstart: install
+	$(VENV)/bin/unibind quickstart
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+# Regenerate the lock after changing dependencies in pyproject.toml.
+lock: | $(UV)
+	$(UV) pip compile pyproject.toml --extra dev --extra pretrained --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --generate-hashes --custom-compile-command "make lock" \
+		-o requirements.lock
+
+bench: install
+	$(PY) benchmarks/moe_dispatch.py --quick
+	$(PY) benchmarks/training_throughput.py --quick
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,86 @@
+"""Shared fixtures: tiny random-init models, small real files, and no network access.
+
+Every test runs offline (``HF_HUB_OFFLINE=1``) on tiny models, in the spirit of timm's ``test_vit``
+and the lightning-hydra-template's forced tiny CPU runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from unibind.datasets import write_shapes_dataset
+from unibind.embedder import UnifiedEmbedder
+from unibind.encoders import TINY_CLIP_CFG, OpenClipImageEncoder, OpenClipTextEncoder
+from unibind.fusion import MoEAligner
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def shapes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small shapes corpus: 2 train and 1 val image per (colour, shape) concept."""
+    root = tmp_path_factory.mktemp("shapes")
+    write_shapes_dataset(root, {"train": 2, "val": 1}, size=32, seed=1)
+    return root
+
+
+@pytest.fixture
+def tiny_embedder() -> UnifiedEmbedder:
+    encoders = {
+        "image": OpenClipImageEncoder(model_cfg=TINY_CLIP_CFG),
+        "text": OpenClipTextEncoder(model_cfg=TINY_CLIP_CFG),
+    }
+    return UnifiedEmbedder(
+        encoders, embed_dim=32, aligner=MoEAligner(32, num_experts=4, top_k=2, modalities=["image", "text"])
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-init 2-layer BERT with a 60-word WordPiece vocabulary, saved as a local HF directory."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    root = tmp_path_factory.mktemp("tiny_bert")
+    words = [
+        "a",
+        "the",
+        "cat",
+        "dog",
+        "red",
+        "blue",
+        "green",
+        "circle",
+        "square",
+        "photo",
+        "of",
+        "on",
+        "is",
+        "runs",
+        "park",
+        "man",
+        "woman",
+        "food",
+        "eats",
+        "movie",
+    ]
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *(f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz")]
+    (root / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(vocab_file=str(root / "vocab.txt")).save_pretrained(root)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
+    BertModel(config).save_pretrained(root)
+    return root

@@ -1,0 +1,61 @@
+from pathlib import Path
+
+import open_clip
+import pytest
+import torch
+
+from unibind.encoders import TINY_CLIP_CFG, OpenClipImageEncoder, OpenClipTextEncoder
+
+
+def test_tiny_towers_shapes_and_repr() -> None:
+    image, text = OpenClipImageEncoder(model_cfg=TINY_CLIP_CFG), OpenClipTextEncoder(model_cfg=TINY_CLIP_CFG)
+    assert image(torch.rand(3, 3, 32, 32)).shape == (3, 64)
+    assert image(torch.rand(3, 3, 48, 48)).shape == (3, 64)  # resized to the tower's size
+    assert text(["a cat", "a dog", "a red circle"]).shape == (3, 64)
+    assert "modality=image, width=64, locked=False" in repr(image)
+    assert not hasattr(text.tower, "visual")
+
+
+def test_matches_open_clip_model(tmp_path: Path) -> None:
+    """A tower built from a local checkpoint gives the same features as the full open_clip model."""
+    torch.manual_seed(0)
+    clip = open_clip.CLIP(**TINY_CLIP_CFG).eval()
+    checkpoint = tmp_path / "tiny.pt"
+    torch.save(clip.state_dict(), checkpoint)
+    image_enc = OpenClipImageEncoder(model_cfg=TINY_CLIP_CFG)
+    image_enc.tower.load_state_dict(clip.visual.state_dict())
+    images = torch.rand(2, 3, 32, 32)
+    mean = torch.tensor(open_clip.OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(open_clip.OPENAI_DATASET_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(image_enc.eval()(images), clip.encode_image((images - mean) / std))
+    text_enc = OpenClipTextEncoder(model_cfg=TINY_CLIP_CFG)
+    missing = text_enc.tower.load_state_dict(
+        {k: v for k, v in clip.state_dict().items() if not k.startswith("visual.")}, strict=False
+    )
+    assert not missing.missing_keys
+    tokens = open_clip.SimpleTokenizer(context_length=32)(["a photo of a cat"])
+    with torch.no_grad():
+        torch.testing.assert_close(text_enc.eval()(["a photo of a cat"]), clip.encode_text(tokens))
+
+
+def test_lock_freezes_and_keeps_eval() -> None:
+    encoder = OpenClipImageEncoder(model_cfg=TINY_CLIP_CFG).lock()
+    assert not any(p.requires_grad for p in encoder.parameters())
+    encoder.train()
+    assert not encoder.training
+    assert not encoder.tower.training
+
+
+def test_argument_errors(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        OpenClipImageEncoder()
+    with pytest.raises(ValueError, match="random-init"):
+        OpenClipImageEncoder(model_cfg=TINY_CLIP_CFG, pretrained="openai")
+    with pytest.raises(FileNotFoundError, match=r"missing\.pt"):
+        OpenClipImageEncoder(model_name="ViT-B-32", pretrained=str(tmp_path / "missing.pt"))
+
+
+def test_rebuild_args_drop_pretrained() -> None:
+    encoder = OpenClipTextEncoder(model_cfg=TINY_CLIP_CFG)
+    assert encoder.rebuild_args(Path("unused"))["pretrained"] is None

@@ -1,0 +1,49 @@
+import pytest
+import torch
+
+from unibind.evaluation import cross_modal_recall, recall_at_k
+
+
+def naive_recall(similarity, relevant, k):
+    hits = 0
+    for i in range(similarity.shape[0]):
+        # pessimistic tie-breaking: irrelevant items come first among equal scores
+        order = sorted(range(similarity.shape[1]), key=lambda j: (-float(similarity[i, j]), bool(relevant[i, j])))
+        hits += any(relevant[i, j] for j in order[:k])
+    return hits / similarity.shape[0]
+
+
+def test_hand_computed_example() -> None:
+    similarity = torch.tensor([[0.9, 0.1, 0.5], [0.2, 0.3, 0.8], [0.7, 0.6, 0.1]])
+    relevant = torch.eye(3, dtype=torch.bool)
+    # query 0: rank 1; query 1: item 1 is second; query 2: item 2 is third
+    assert recall_at_k(similarity, relevant, ks=(1, 2, 3)) == {"R@1": 1 / 3, "R@2": 2 / 3, "R@3": 1.0}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_against_naive_reference_with_ties_and_groups(seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    similarity = torch.randint(0, 4, (12, 15), generator=g).float()  # many ties
+    relevant = torch.rand(12, 15, generator=g) < 0.2
+    relevant[torch.arange(12), torch.randint(0, 15, (12,), generator=g)] = True
+    ours = recall_at_k(similarity, relevant, ks=(1, 3, 5, 20))
+    for k in (1, 3, 5, 20):
+        assert ours[f"R@{k}"] == pytest.approx(naive_recall(similarity, relevant, k))
+
+
+def test_constant_scores_do_not_look_good() -> None:
+    assert recall_at_k(torch.zeros(4, 4), torch.eye(4, dtype=torch.bool), ks=(1,))["R@1"] == 0.0
+
+
+def test_errors() -> None:
+    with pytest.raises(ValueError, match="differ"):
+        recall_at_k(torch.zeros(2, 3), torch.zeros(3, 2, dtype=torch.bool))
+    with pytest.raises(ValueError, match="at least one relevant"):
+        recall_at_k(torch.zeros(2, 2), torch.tensor([[True, False], [False, False]]))
+
+
+def test_cross_modal_recall_uses_groups() -> None:
+    items = torch.eye(3)
+    queries = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    out = cross_modal_recall(queries, items, torch.tensor([5, 7]), torch.tensor([7, 5, 9]), ks=(1,))
+    assert out["R@1"] == 1.0

@@ -1,0 +1,66 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from unibind.modalities import ImageSpec, InputError
+
+
+@pytest.fixture
+def png(tmp_path: Path) -> Path:
+    path = tmp_path / "img.png"
+    Image.fromarray(np.full((40, 60, 3), 200, dtype=np.uint8)).save(path)
+    return path
+
+
+def test_same_tensor_from_path_pil_array_and_tensor(png: Path) -> None:
+    spec = ImageSpec(image_size=16)
+    from_path = spec.load(png)
+    array = np.array(Image.open(png).convert("RGB"))
+    assert from_path.shape == (3, 16, 16)
+    assert from_path.min() >= 0
+    assert from_path.max() <= 1
+    torch.testing.assert_close(spec.load(Image.open(png)), from_path)
+    torch.testing.assert_close(spec.load(array), from_path)
+    torch.testing.assert_close(
+        spec.load(torch.from_numpy(array).permute(2, 0, 1).float() / 255), from_path, atol=1 / 255, rtol=0
+    )
+
+
+def test_grayscale_and_rgba_become_rgb() -> None:
+    spec = ImageSpec(image_size=8)
+    assert spec.load(np.zeros((10, 10), dtype=np.uint8)).shape == (3, 8, 8)
+    assert spec.load(np.zeros((10, 10, 4), dtype=np.uint8)).shape == (3, 8, 8)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"row 3: image file not found"):
+        ImageSpec().load(tmp_path / "nope.png", item="row 3")
+
+
+def test_corrupt_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    with pytest.raises(InputError, match=r"row 4: cannot decode image .*bad.png"):
+        ImageSpec().load(bad, item="row 4")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [np.zeros((4, 4, 3), dtype=np.float32), np.zeros((0, 4, 3), dtype=np.uint8), torch.zeros(2, 4, 4), 42],
+)
+def test_bad_arrays(raw) -> None:
+    with pytest.raises(InputError, match="item 9"):
+        ImageSpec().load(raw, item="item 9")
+
+
+def test_collate_and_dummy_batch() -> None:
+    spec = ImageSpec(image_size=12)
+    batch = spec.dummy_batch(3)
+    assert batch.shape == (3, 3, 12, 12)
+    assert spec.collate(list(batch)).shape == (3, 3, 12, 12)
+    assert repr(spec) == "ImageSpec(image_size=12)"
+    with pytest.raises(ValueError, match="image_size must be positive"):
+        ImageSpec(image_size=0)
