@@ -59,3 +59,26 @@ def test_argument_errors(tmp_path: Path) -> None:
 def test_rebuild_args_drop_pretrained() -> None:
     encoder = OpenClipTextEncoder(model_cfg=TINY_CLIP_CFG)
     assert encoder.rebuild_args(Path("unused"))["pretrained"] is None
+
+
+def test_registered_name_with_local_checkpoint(tmp_path: Path) -> None:
+    """The ``pretrained=<file>`` path goes through open_clip.create_model and loads the file's weights."""
+    import json
+
+    config_dir = tmp_path / "configs"
+    config_dir.mkdir()
+    (config_dir / "unibind-tiny-test.json").write_text(json.dumps(TINY_CLIP_CFG))
+    open_clip.add_model_config(config_dir)
+    torch.manual_seed(1)
+    reference = open_clip.CLIP(**TINY_CLIP_CFG).eval()
+    checkpoint = tmp_path / "tiny.pt"
+    torch.save({"state_dict": reference.state_dict()}, checkpoint)
+    image_enc = OpenClipImageEncoder(model_name="unibind-tiny-test", pretrained=str(checkpoint)).eval()
+    text_enc = OpenClipTextEncoder(model_name="unibind-tiny-test", pretrained=str(checkpoint)).eval()
+    images = torch.rand(2, 3, 32, 32)
+    mean = torch.tensor(open_clip.OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(open_clip.OPENAI_DATASET_STD).view(1, 3, 1, 1)
+    tokens = open_clip.SimpleTokenizer(context_length=32)(["a red circle"])
+    with torch.no_grad():
+        torch.testing.assert_close(image_enc(images), reference.encode_image((images - mean) / std))
+        torch.testing.assert_close(text_enc(["a red circle"]), reference.encode_text(tokens))

@@ -8,7 +8,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from unibind.objectives import InfoNCELoss, SigLIPLoss
+from unibind.objectives import InfoNCELoss, SigLIPLoss, gather_objects
 
 
 def _model_and_data():
@@ -44,6 +44,9 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
             grad /= world
             if rank == 0:
                 torch.save({"loss": loss.detach(), "grad": grad}, Path(out_dir) / f"{loss_name}.pt")
+        gathered = gather_objects({"rank": rank, "rows": torch.full((rank + 1,), rank)})
+        if rank == 0:
+            torch.save({"gathered": gathered}, Path(out_dir) / "objects.pt")
     finally:
         dist.destroy_process_group()
 
@@ -63,3 +66,7 @@ def test_gather_with_grad_matches_single_process(tmp_path: Path) -> None:
         loss.backward()
         torch.testing.assert_close(result["loss"], loss.detach(), atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(result["grad"], model.weight.grad, atol=1e-5, rtol=1e-5)
+    gathered = torch.load(tmp_path / "objects.pt", weights_only=True)["gathered"]
+    assert [g["rank"] for g in gathered] == [0, 1]
+    assert [g["rows"].tolist() for g in gathered] == [[0], [1, 1]]
+    assert gather_objects("alone") == ["alone"]

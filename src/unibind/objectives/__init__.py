@@ -7,7 +7,7 @@ from unibind.objectives.contrastive import (
     SigLIPLoss,
     same_group,
 )
-from unibind.objectives.distributed import gather_no_grad, gather_with_grad
+from unibind.objectives.distributed import gather_no_grad, gather_objects, gather_with_grad
 from unibind.objectives.matryoshka import MatryoshkaLoss
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "MultiPositiveInfoNCELoss",
     "SigLIPLoss",
     "gather_no_grad",
+    "gather_objects",
     "gather_with_grad",
     "same_group",
 ]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_fn
+
+T = TypeVar("T")
 
 
 def world_size() -> int:
@@ -30,3 +34,12 @@ def gather_no_grad(x: torch.Tensor) -> torch.Tensor:
     parts = [torch.empty_like(x) for _ in range(world_size())]
     dist.all_gather(parts, x.contiguous())
     return torch.cat(parts, dim=0)
+
+
+def gather_objects(obj: T) -> list[T]:
+    """Every process's ``obj`` in rank order (``[obj]`` without torch.distributed); for evaluation outputs."""
+    if world_size() == 1:
+        return [obj]
+    parts: list[T] = [None] * world_size()  # type: ignore[list-item]
+    dist.all_gather_object(parts, obj)
+    return parts

@@ -14,7 +14,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 
 from unibind.embedder import UnifiedEmbedder
 from unibind.evaluation import cross_modal_recall
-from unibind.objectives import InfoNCELoss
+from unibind.objectives import InfoNCELoss, gather_objects
 
 
 def modality_pairs(
@@ -137,9 +137,13 @@ class UnibindModule(L.LightningModule):
 
     def retrieval_metrics(self) -> dict[str, float]:
         """Recall@k in both directions for every pair, over everything seen since the last call."""
-        gathered = {
+        local = {
             m: (torch.cat([e for e, _ in out]), torch.cat([g for _, g in out])) for m, out in self._eval_outputs.items()
         }
+        gathered = {}
+        for modality in local:  # under DDP each process saw a shard of the evaluation set
+            parts = [shard[modality] for shard in gather_objects(local) if modality in shard]
+            gathered[modality] = (torch.cat([e for e, _ in parts]), torch.cat([g for _, g in parts]))
         self._eval_outputs.clear()
         metrics = {}
         for a, b in self.pairs:
