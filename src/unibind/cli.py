@@ -33,11 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in LIGHTNING_COMMANDS:
         from unibind.training.cli import run_lightning_cli
 
-        run_lightning_cli(argv)
+        # from the shell LightningCLI reads sys.argv itself (and warns when given both)
+        run_lightning_cli(None if from_command_line else argv)
         return 0
     args = build_parser().parse_args(argv)
     if args.command == "quickstart":

@@ -42,16 +42,14 @@ def build_clip(model_name: str | None, pretrained: str | None, model_cfg: dict[s
     return open_clip.create_model(model_name, pretrained=pretrained, weights_only=True)
 
 
-class OpenClipImageEncoder(Encoder):
-    """The vision tower of an open_clip model: ``Tensor[B, 3, H, W]`` in [0, 1] -> ``Tensor[B, embed_dim]``.
+class _OpenClipTower(Encoder):
+    """One tower of an open_clip model; subclasses keep their tower from the full model in ``take_tower``.
 
     Args:
         model_name: open_clip registry name, e.g. ``"ViT-B-32"``.
         pretrained: pretrained tag (e.g. ``"laion2b_s34b_b79k"``) or path to a local checkpoint.
         model_cfg: ``{"embed_dim", "vision_cfg", "text_cfg"}`` for a random-init model instead.
     """
-
-    modality = Modality.IMAGE
 
     def __init__(
         self,
@@ -60,7 +58,21 @@ class OpenClipImageEncoder(Encoder):
         model_cfg: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        clip = build_clip(model_name, pretrained, model_cfg)
+        self.take_tower(build_clip(model_name, pretrained, model_cfg), model_name)
+
+    def take_tower(self, clip: nn.Module, model_name: str | None) -> None:
+        raise NotImplementedError
+
+    def rebuild_args(self, assets_dir: Path) -> dict[str, Any]:
+        return {**self.init_args, "pretrained": None}
+
+
+class OpenClipImageEncoder(_OpenClipTower):
+    """The vision tower of an open_clip model: ``Tensor[B, 3, H, W]`` in [0, 1] -> ``Tensor[B, embed_dim]``."""
+
+    modality = Modality.IMAGE
+
+    def take_tower(self, clip: nn.Module, model_name: str | None) -> None:
         self.tower = clip.visual
         size = self.tower.image_size
         self.image_size = int(size[0] if isinstance(size, (tuple, list)) else size)
@@ -72,26 +84,13 @@ class OpenClipImageEncoder(Encoder):
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         return self.tower(normalize_images(batch, self.mean, self.std, self.image_size))
 
-    def rebuild_args(self, assets_dir: Path) -> dict[str, Any]:
-        return {**self.init_args, "pretrained": None}
 
-
-class OpenClipTextEncoder(Encoder):
-    """The text tower of an open_clip model with its tokenizer: ``list[str]`` -> ``Tensor[B, embed_dim]``.
-
-    Args: as :class:`OpenClipImageEncoder`.
-    """
+class OpenClipTextEncoder(_OpenClipTower):
+    """The text tower of an open_clip model with its tokenizer: ``list[str]`` -> ``Tensor[B, embed_dim]``."""
 
     modality = Modality.TEXT
 
-    def __init__(
-        self,
-        model_name: str | None = None,
-        pretrained: str | None = None,
-        model_cfg: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__()
-        clip = build_clip(model_name, pretrained, model_cfg)
+    def take_tower(self, clip: nn.Module, model_name: str | None) -> None:
         if hasattr(clip, "text"):  # CustomTextCLIP keeps its text tower in one module
             self.tower = clip.text
             self.width = int(clip.text.output_dim)
@@ -100,9 +99,8 @@ class OpenClipTextEncoder(Encoder):
             clip.logit_scale = None
             clip.logit_bias = None
             self.tower = clip
-            self.width = int(
-                clip.text_projection.shape[1] if clip.text_projection is not None else clip.transformer.width
-            )
+            projection = clip.text_projection
+            self.width = int(projection.shape[1] if projection is not None else clip.transformer.width)
         context_length = int(getattr(self.tower, "context_length", 77))
         if model_name is not None:
             self.tokenizer = open_clip.get_tokenizer(model_name, context_length=context_length)
@@ -115,6 +113,3 @@ class OpenClipTextEncoder(Encoder):
         if isinstance(self.tower, open_clip.CLIP):
             return self.tower.encode_text(tokens)
         return self.tower(tokens)
-
-    def rebuild_args(self, assets_dir: Path) -> dict[str, Any]:
-        return {**self.init_args, "pretrained": None}

@@ -8,10 +8,10 @@ from unibind.training.datamodule import ManifestDataModule
 from unibind.training.module import UnibindModule
 
 
-def run_lightning_cli(args: list[str], run: bool = True) -> LightningCLI:
+def run_lightning_cli(args: list[str] | None, run: bool = True) -> LightningCLI:
     """Parse ``args`` with LightningCLI.
 
-    With ``run=True`` ``args`` starts with a subcommand (fit, validate, test, predict) which is run;
+    ``args=None`` reads ``sys.argv``. With ``run=True`` the arguments start with a subcommand (fit, validate, test, predict) which is run;
     with ``run=False`` the model, data module and trainer are only built (``cli.model`` etc.).
     """
     return LightningCLI(
