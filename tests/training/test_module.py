@@ -39,6 +39,8 @@ def test_losses_per_pair_plus_moe_balance(tiny_embedder: UnifiedEmbedder, shapes
     assert set(losses) == {"image_text_contrastive_loss", "moe_balance_loss"}
     assert contrasted == 1
     assert embeddings["image"].shape == (8, 32)
+    # the router's expert usage is tallied per modality: 8 items x top-2
+    assert {m: int(u.sum()) for m, u in module.expert_usage.items()} == {"image": 16, "text": 16}
     total = module.training_step(_batch(shapes_dir), 0)
     torch.testing.assert_close(total, sum(losses.values()), atol=1e-4, rtol=1e-4)
 

@@ -11,8 +11,9 @@ from unibind.training.module import UnibindModule
 def run_lightning_cli(args: list[str] | None, run: bool = True) -> LightningCLI:
     """Parse ``args`` with LightningCLI.
 
-    ``args=None`` reads ``sys.argv``. With ``run=True`` the arguments start with a subcommand (fit, validate, test, predict) which is run;
-    with ``run=False`` the model, data module and trainer are only built (``cli.model`` etc.).
+    ``args=None`` reads ``sys.argv``. With ``run=True`` the arguments start with a subcommand (fit,
+    validate, test, predict), which is run; with ``run=False`` the model, data module and trainer are
+    only built (``cli.model`` etc.).
     """
     return LightningCLI(
         UnibindModule,

@@ -71,6 +71,8 @@ class UnibindModule(L.LightningModule):
         self._eval_outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = defaultdict(list)
         self.skipped_items = 0
         self.skipped_batches = 0
+        #: modality -> ``Tensor[E]`` slots the MoE router sent to each expert during training
+        self.expert_usage: dict[str, torch.Tensor] = {}
 
     def forward(self, inputs: dict[str, Any]) -> dict[str, torch.Tensor]:
         return self.embedder(inputs)
@@ -84,6 +86,10 @@ class UnibindModule(L.LightningModule):
                 continue
             out = self.embedder.align(modality, inputs)
             embeddings[modality] = out.embedding
+            if out.expert_counts is not None and self.training:
+                usage = self.expert_usage.get(modality)
+                counts = out.expert_counts.detach().cpu()
+                self.expert_usage[modality] = counts if usage is None else usage + counts
             for key, value in out.losses.items():
                 losses[key] = losses.get(key, 0) + value / len(batch["inputs"])
         batch_size, contrasted = len(batch["ids"]), 0
@@ -117,6 +123,8 @@ class UnibindModule(L.LightningModule):
             self.log(f"train/{key}", value, batch_size=batch_size)
         self.log("train/loss", total, prog_bar=True, batch_size=batch_size)
         self.log("train/skipped_items", float(self.skipped_items), batch_size=batch_size)
+        for modality, usage in self.expert_usage.items():
+            self.log(f"train/moe_max_load/{modality}", usage.max() / usage.sum(), batch_size=batch_size)
         scale = getattr(self.objective, "logit_scale", None)
         if isinstance(scale, torch.Tensor):
             self.log("train/logit_scale", scale.detach(), batch_size=batch_size)
