@@ -47,3 +47,12 @@ def test_cross_modal_recall_uses_groups() -> None:
     queries = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
     out = cross_modal_recall(queries, items, torch.tensor([5, 7]), torch.tensor([7, 5, 9]), ks=(1,))
     assert out["R@1"] == 1.0
+
+
+def test_chunked_cross_modal_recall_equals_one_shot() -> None:
+    g = torch.Generator().manual_seed(3)
+    query = torch.nn.functional.normalize(torch.randn(50, 8, generator=g), dim=-1)
+    items = torch.nn.functional.normalize(torch.randn(30, 8, generator=g), dim=-1)
+    query_groups, item_groups = torch.randint(0, 10, (50,), generator=g), torch.arange(30) % 10
+    one_shot = recall_at_k(query @ items.T, query_groups.view(-1, 1) == item_groups.view(1, -1))
+    assert cross_modal_recall(query, items, query_groups, item_groups, chunk_size=7) == one_shot

@@ -7,15 +7,8 @@ from collections.abc import Sequence
 import torch
 
 
-def recall_at_k(similarity: torch.Tensor, relevant: torch.Tensor, ks: Sequence[int] = (1, 5, 10)) -> dict[str, float]:
-    """Fraction of queries with at least one relevant item among their top ``k``.
-
-    Args:
-        similarity: ``[Q, N]`` query-item scores (higher is better).
-        relevant: ``[Q, N]`` bool, True where item ``j`` is a correct answer to query ``i``.
-        ks: cut-offs; a ``k`` larger than ``N`` is clipped to ``N``.
-    Returns:
-        ``{"R@1": ..., "R@5": ..., ...}`` in [0, 1].
+def best_relevant_rank(similarity: torch.Tensor, relevant: torch.Tensor) -> torch.Tensor:
+    """0-based rank of each query's best-scored relevant item: ``[Q, N]`` x2 -> ``Tensor[Q]``.
 
     Ties are broken pessimistically (a relevant item tied with an irrelevant one ranks below it), so
     a constant scorer does not look good. Queries with no relevant item are an error.
@@ -26,9 +19,25 @@ def recall_at_k(similarity: torch.Tensor, relevant: torch.Tensor, ks: Sequence[i
         raise ValueError("every query needs at least one relevant item")
     similarity = similarity.float()
     best_relevant = similarity.masked_fill(~relevant, float("-inf")).max(dim=1).values
-    # rank of the best relevant item = number of items scoring at least as high that are irrelevant
-    rank = ((similarity >= best_relevant.unsqueeze(1)) & ~relevant).sum(dim=1)
-    return {f"R@{k}": (rank < min(k, similarity.shape[1])).double().mean().item() for k in ks}
+    return ((similarity >= best_relevant.unsqueeze(1)) & ~relevant).sum(dim=1)
+
+
+def recall_from_ranks(ranks: torch.Tensor, num_items: int, ks: Sequence[int]) -> dict[str, float]:
+    """``{"R@k": fraction of ranks < k}``; a ``k`` larger than ``num_items`` is clipped to it."""
+    return {f"R@{k}": (ranks < min(k, num_items)).double().mean().item() for k in ks}
+
+
+def recall_at_k(similarity: torch.Tensor, relevant: torch.Tensor, ks: Sequence[int] = (1, 5, 10)) -> dict[str, float]:
+    """Fraction of queries with at least one relevant item among their top ``k``.
+
+    Args:
+        similarity: ``[Q, N]`` query-item scores (higher is better).
+        relevant: ``[Q, N]`` bool, True where item ``j`` is a correct answer to query ``i``.
+        ks: cut-offs.
+    Returns:
+        ``{"R@1": ..., "R@5": ..., ...}`` in [0, 1] (ties pessimistic, see :func:`best_relevant_rank`).
+    """
+    return recall_from_ranks(best_relevant_rank(similarity, relevant), similarity.shape[1], ks)
 
 
 def cross_modal_recall(
@@ -37,7 +46,14 @@ def cross_modal_recall(
     query_groups: torch.Tensor,
     item_groups: torch.Tensor,
     ks: Sequence[int] = (1, 5, 10),
+    chunk_size: int = 1024,
 ) -> dict[str, float]:
-    """Recall@k of unit-norm ``query: [Q, D]`` against ``items: [N, D]``; relevant = same group."""
-    relevant = query_groups.view(-1, 1) == item_groups.view(1, -1)
-    return recall_at_k(query @ items.T, relevant, ks)
+    """Recall@k of unit-norm ``query: [Q, D]`` against ``items: [N, D]``; relevant = same group.
+
+    Queries are scored ``chunk_size`` at a time, so memory stays ``O(chunk_size * N)``.
+    """
+    ranks = []
+    for start in range(0, query.shape[0], chunk_size):
+        chunk, groups = query[start : start + chunk_size], query_groups[start : start + chunk_size]
+        ranks.append(best_relevant_rank(chunk @ items.T, groups.view(-1, 1) == item_groups.view(1, -1)))
+    return recall_from_ranks(torch.cat(ranks), items.shape[0], ks)

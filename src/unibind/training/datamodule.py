@@ -25,7 +25,7 @@ class ManifestDataModule(L.LightningDataModule):
         batch_size: items per batch.
         num_workers: DataLoader workers.
         on_error: ``raise`` at the first bad row, or ``skip`` it and count it.
-        seed_text_sampling: in training pick a random caption of each item per epoch (else the first).
+        random_captions: in training pick a random caption of each item at every access (else the first).
     """
 
     def __init__(
@@ -38,7 +38,7 @@ class ManifestDataModule(L.LightningDataModule):
         batch_size: int = 32,
         num_workers: int = 0,
         on_error: OnError = "raise",
-        seed_text_sampling: bool = True,
+        random_captions: bool = True,
     ) -> None:
         super().__init__()
         names = modalities or list(specs or {})
@@ -47,7 +47,7 @@ class ManifestDataModule(L.LightningDataModule):
         self.specs = {m: (specs or {}).get(m) or default_spec(m) for m in names}
         self.paths = {"train": train, "val": val, "test": test}
         self.batch_size, self.num_workers, self.on_error = batch_size, num_workers, on_error
-        self.random_captions = seed_text_sampling
+        self.random_captions = random_captions
         self.datasets: dict[str, ManifestDataset] = {}
 
     def setup(self, stage: str | None = None) -> None:

@@ -148,9 +148,10 @@ class UnibindModule(L.LightningModule):
         local = {
             m: (torch.cat([e for e, _ in out]), torch.cat([g for _, g in out])) for m, out in self._eval_outputs.items()
         }
+        shards = gather_objects(local)  # under DDP each process saw a shard of the evaluation set
         gathered = {}
-        for modality in local:  # under DDP each process saw a shard of the evaluation set
-            parts = [shard[modality] for shard in gather_objects(local) if modality in shard]
+        for modality in {m for shard in shards for m in shard}:
+            parts = [shard[modality] for shard in shards if modality in shard]
             gathered[modality] = (torch.cat([e for e, _ in parts]), torch.cat([g for _, g in parts]))
         self._eval_outputs.clear()
         metrics = {}
