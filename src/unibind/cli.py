@@ -18,11 +18,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in LIGHTNING_COMMANDS:
         commands.add_parser(name, help=f"Lightning {name} (LightningCLI; see 'unibind {name} --help')", add_help=False)
-    quick = commands.add_parser("quickstart", help="train the tiny config and print retrieval recall before/after")
-    quick.add_argument("--config", default="experiments/tiny.yaml", help="LightningCLI config to train")
-    quick.add_argument("--out", default="runs/quickstart", help="output folder (metrics.json, model/)")
+    quick = commands.add_parser(
+        "quickstart", help="emoji corpus + frozen towers: train dense and MoE alignment, report recall per language"
+    )
+    quick.add_argument(
+        "--out", default="runs/quickstart", help="output folder (report.md, metrics.json, plots, model/)"
+    )
+    quick.add_argument("--corpus", default=None, help="use an already built emoji corpus folder")
+    quick.add_argument("--epochs", type=int, default=60, help="training epochs per aligner")
+    quick.add_argument("--no-progress", action="store_true", help="no progress bars")
     data = commands.add_parser("data", help="build data sets")
     data_commands = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
+    build = data_commands.add_parser("build", help="build a corpus from registry packages")
+    build.add_argument("name", choices=["emoji"], help="emoji: Noto images + CLDR names in the XTD languages")
+    build.add_argument("--out", default=None, help="output folder (default: under $UNIBIND_CACHE)")
+    build.add_argument("--fixture-every", type=int, default=None, help="write a small fixture of every N-th emoji")
     shapes = data_commands.add_parser("shapes", help="write the coloured-shapes image-text corpus")
     shapes.add_argument("out", help="output folder")
     shapes.add_argument("--train", type=int, default=12, help="training images per concept")
@@ -45,7 +55,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "quickstart":
         from unibind.quickstart import run_quickstart
 
-        run_quickstart(args.config, args.out)
+        run_quickstart(args.out, args.corpus, args.epochs, progress=not args.no_progress)
+        return 0
+    if args.command == "data" and args.data_command == "build":
+        from pathlib import Path
+
+        from unibind.datasets.emoji import build_emoji_corpus, build_fixture
+
+        if args.fixture_every:
+            if args.out is None:
+                raise SystemExit("--fixture-every needs --out")
+            corpus = build_fixture(Path(args.out), args.fixture_every).root
+        else:
+            corpus = build_emoji_corpus(Path(args.out) if args.out else None).root
+        print(f"emoji corpus: {corpus}")
         return 0
     if args.command == "data" and args.data_command == "shapes":
         from unibind.datasets import write_shapes_dataset

@@ -61,6 +61,17 @@ def test_collate_and_dummy_batch() -> None:
     batch = spec.dummy_batch(3)
     assert batch.shape == (3, 3, 12, 12)
     assert spec.collate(list(batch)).shape == (3, 3, 12, 12)
-    assert repr(spec) == "ImageSpec(image_size=12)"
+    assert repr(spec) == "ImageSpec(image_size=12, background=(255, 255, 255))"
     with pytest.raises(ValueError, match="image_size must be positive"):
         ImageSpec(image_size=0)
+
+
+def test_transparent_pixels_take_the_background(tmp_path: Path) -> None:
+    rgba = np.zeros((8, 8, 4), dtype=np.uint8)  # fully transparent black
+    rgba[:4, :, :] = (255, 0, 0, 255)  # opaque red top half
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "t.png")
+    white = ImageSpec(8).load(tmp_path / "t.png")
+    assert white[:, 6, 4].tolist() == [1.0, 1.0, 1.0]
+    assert white[:, 1, 4].tolist() == [1.0, 0.0, 0.0]
+    grey = ImageSpec(8, background=(0, 0, 0)).load(rgba)
+    assert grey[:, 6, 4].tolist() == [0.0, 0.0, 0.0]

@@ -4,7 +4,9 @@ from unibind.encoders.base import Encoder
 from unibind.encoders.hf_text import HFTextEncoder, pool_hidden_states
 from unibind.encoders.open_clip_towers import TINY_CLIP_CFG, OpenClipImageEncoder, OpenClipTextEncoder
 from unibind.encoders.packaged import resolve_weights
+from unibind.encoders.precomputed import PrecomputedFeatures
 from unibind.encoders.timm_image import TimmImageEncoder, load_timm_weights
+from unibind.encoders.use_multilingual import USEMultilingualEncoder
 
 __all__ = [
     "TINY_CLIP_CFG",
@@ -12,7 +14,9 @@ __all__ = [
     "HFTextEncoder",
     "OpenClipImageEncoder",
     "OpenClipTextEncoder",
+    "PrecomputedFeatures",
     "TimmImageEncoder",
+    "USEMultilingualEncoder",
     "load_timm_weights",
     "pool_hidden_states",
     "resolve_weights",

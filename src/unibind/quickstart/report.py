@@ -1,0 +1,95 @@
+"""The quickstart's tables (markdown) and plots (PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import torch
+
+from unibind.quickstart.evaluate import Ranks
+
+DIRECTIONS = {"text_to_image": "text → image", "image_to_text": "image → text"}
+VARIANT_LABELS = {"untrained": "untrained projection", "dense": "dense", "moe": "MoE"}
+
+
+def markdown_tables(results: dict[str, dict]) -> str:
+    """One table per direction: a row per language, R@1 / R@5 / R@10 (percent) per variant."""
+    variants = list(results)
+    languages = [lang for lang in results[variants[0]] if lang != "mean"] + ["mean"]
+    blocks = []
+    for direction, title in DIRECTIONS.items():
+        header = "| language | " + " | ".join(f"{VARIANT_LABELS[v]} R@1 / 5 / 10" for v in variants) + " |"
+        lines = [f"**{title}**", "", header, "|---|" + "---:|" * len(variants)]
+        for language in languages:
+            cells = []
+            for variant in variants:
+                recall = results[variant][language][direction]
+                cells.append(" / ".join(f"{100 * recall[f'R@{k}']:.1f}" for k in (1, 5, 10)))
+            name = f"**{language}**" if language == "mean" else language
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def plot_recall_curves(ranks: dict[str, dict[str, dict[str, Ranks]]], path: Path, max_k: int = 50) -> None:
+    """Recall@K for K = 1..max_k: one line per language for the MoE, mean curves of the other variants."""
+    ks = torch.arange(1, max_k + 1)
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    colours = plt.get_cmap("tab20")
+    for axis, (direction, title) in zip(axes, DIRECTIONS.items(), strict=True):
+        for index, (language, by_dir) in enumerate(ranks["moe"].items()):
+            curve = [(by_dir[direction].ranks < k).float().mean().item() for k in ks]
+            axis.plot(ks, curve, color=colours(index), label=f"MoE {language}")
+        for variant, style in (("dense", "--"), ("untrained", ":")):
+            if variant in ranks:
+                curves = [[(r[direction].ranks < k).float().mean().item() for k in ks] for r in ranks[variant].values()]
+                axis.plot(ks, torch.tensor(curves).mean(0), "k" + style, label=f"{VARIANT_LABELS[variant]} (mean)")
+        axis.set(title=title, xlabel="K", xscale="log", ylim=(0, 1))
+        axis.grid(alpha=0.3)
+    axes[0].set_ylabel("recall@K (held-out emoji)")
+    axes[1].legend(fontsize=7, ncol=2, loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def plot_joint_space(images: torch.Tensor, texts: torch.Tensor, categories: list[str], path: Path) -> None:
+    """2-D PCA of image embeddings (dots) and their English names (crosses), coloured by emoji category."""
+    both = torch.cat([images, texts])
+    centred = both - both.mean(0)
+    _, _, v = torch.pca_lowrank(centred, q=2, center=False)
+    points = centred @ v[:, :2]
+    names = sorted(set(categories))
+    colours = plt.get_cmap("tab10")
+    figure, axis = plt.subplots(figsize=(8, 6.5))
+    n = len(images)
+    for index, category in enumerate(names):
+        mask = torch.tensor([c == category for c in categories])
+        image_points, text_points = points[:n][mask], points[n:][mask]
+        axis.scatter(image_points[:, 0], image_points[:, 1], s=18, color=colours(index), label=category)
+        axis.scatter(text_points[:, 0], text_points[:, 1], s=22, color=colours(index), marker="x")
+    axis.set(title="Joint space (PCA): images ● and English names ✕ of held-out emoji", xticks=[], yticks=[])
+    axis.legend(fontsize=7, loc="best")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def plot_expert_usage(usage: dict[str, torch.Tensor], path: Path) -> None:
+    """Share of routed slots per expert, per modality (held-out emoji)."""
+    figure, axis = plt.subplots(figsize=(7, 3.8))
+    width = 0.8 / max(1, len(usage))
+    for index, (modality, counts) in enumerate(usage.items()):
+        share = counts.float() / counts.sum()
+        positions = torch.arange(len(counts)) + index * width
+        axis.bar(positions, share, width=width, label=modality)
+    axis.axhline(1 / len(next(iter(usage.values()))), color="k", linestyle=":", linewidth=1, label="uniform")
+    axis.set(title="MoE router: share of routed slots per expert", xlabel="expert", ylabel="share")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
