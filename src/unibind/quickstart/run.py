@@ -10,8 +10,14 @@ from unibind.cache import cache_dir
 from unibind.datasets.emoji import LANGUAGES, EmojiCorpus, build_emoji_corpus
 from unibind.embedder import UnifiedEmbedder
 from unibind.quickstart.evaluate import embed_features, recall_table, retrieval_ranks
-from unibind.quickstart.features import corpus_features, frozen_towers
-from unibind.quickstart.report import markdown_tables, plot_expert_usage, plot_joint_space, plot_recall_curves
+from unibind.quickstart.features import corpus_features, english_text_tower, frozen_towers
+from unibind.quickstart.report import (
+    english_tower_line,
+    markdown_tables,
+    plot_expert_usage,
+    plot_joint_space,
+    plot_recall_curves,
+)
 from unibind.quickstart.train import train_variant
 
 VARIANTS = ("untrained", "dense", "moe")
@@ -30,6 +36,7 @@ def run_quickstart(
     corpus_dir: str | Path | None = None,
     epochs: int = 60,
     progress: bool = True,
+    english_minilm: bool = True,
 ) -> dict:
     """Build (or reuse) the corpus, cache features, train dense and MoE aligners, evaluate, report.
 
@@ -37,6 +44,7 @@ def run_quickstart(
         out: output folder (``metrics.json``, ``report.md``, plots, ``model/``).
         corpus_dir: an already built corpus (e.g. the test fixture); default: build the full one.
         epochs: training epochs of each aligner.
+        english_minilm: also train and evaluate the MoE with all-MiniLM-L6-v2 as the (English) text tower.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -50,14 +58,24 @@ def run_quickstart(
     table = corpus_features(corpus, towers, cache_dir() / "features", progress=progress)
     timings["features_s"] = time.perf_counter() - mark
 
+    english = None
+    if english_minilm:  # the same images, English captions through all-MiniLM-L6-v2 instead of USE
+        towers_en = {"image": towers["image"], "text": english_text_tower()}
+        english = corpus_features(corpus, towers_en, cache_dir() / "features", languages=["en"], progress=progress)
+        timings["features_s"] = time.perf_counter() - mark
+
     mark = time.perf_counter()
     trained = {variant: train_variant(table, variant, epochs, progress=progress) for variant in VARIANTS}
+    trained_en = train_variant(english, "moe", epochs, progress=progress) if english is not None else None
     timings["training_s"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
     languages = [language for language in LANGUAGES if any(language in row["names"] for row in table.rows)]
     ranks = {variant: retrieval_ranks(model, table, "test", languages) for variant, model in trained.items()}
     results = {variant: recall_table(by_language) for variant, by_language in ranks.items()}
+    english_results = None
+    if trained_en is not None:
+        english_results = recall_table(retrieval_ranks(trained_en, english, "test", ["en"]))["en"]
     test_items = table.items("test")
     images, image_counts = embed_features(trained["moe"], table.image[test_items], "image")
     english = table.captions(test_items, "en", names_only=True)
@@ -72,11 +90,14 @@ def run_quickstart(
 
     splits = {split: len(table.items(split)) for split in ("train", "val", "test")}
     tables = markdown_tables(results)
+    if english_results is not None:
+        tables += "\n\n" + english_tower_line(english_results, results["moe"]["en"])
     metrics = {
         "corpus": {"root": str(corpus.root), "items": len(table.rows), "splits": splits, "languages": languages},
         "towers": {"image": "tf_efficientnet_lite0 (ImageNet, frozen)", "text": "multilingual USE v3 (frozen)"},
         "epochs": epochs,
         "recall": results,
+        "english_minilm_moe": english_results,
         "expert_usage": {m: c.tolist() for m, c in usage.items()},
         "timings": {key: round(value, 1) for key, value in timings.items()},
     }
