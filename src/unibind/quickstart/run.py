@@ -6,11 +6,13 @@ import json
 import time
 from pathlib import Path
 
+import torch
+
 from unibind.cache import cache_dir
 from unibind.datasets.emoji import LANGUAGES, EmojiCorpus, build_emoji_corpus
 from unibind.embedder import UnifiedEmbedder
 from unibind.quickstart.evaluate import embed_features, recall_table, retrieval_ranks
-from unibind.quickstart.features import corpus_features, english_text_tower, frozen_towers
+from unibind.quickstart.features import FeatureTable, corpus_features, english_text_tower, frozen_towers
 from unibind.quickstart.report import (
     english_tower_line,
     markdown_tables,
@@ -29,6 +31,27 @@ def save_full_model(trained: UnifiedEmbedder, towers: dict, directory: Path) -> 
     full.heads.load_state_dict(trained.heads.state_dict())
     full.aligner.load_state_dict(trained.aligner.state_dict())
     full.save_pretrained(directory)
+
+
+def plot_moe_space(moe: UnifiedEmbedder, table: FeatureTable, out: Path) -> dict[str, torch.Tensor]:
+    """Joint-space map and expert-usage plot of the held-out emoji; returns the expert counts per modality."""
+    test_items = table.items("test")
+    images, image_counts = embed_features(moe, table.image[test_items], "image")
+    english_names = table.captions(test_items, "en", names_only=True)
+    texts, text_counts = embed_features(moe, table.text[english_names], "text")
+    categories = [table.rows[i]["category"] for i in test_items.tolist()]
+    plot_joint_space(images, texts, categories, out / "joint_space.png")
+    usage = {"image": image_counts, "text": text_counts}
+    plot_expert_usage(usage, out / "expert_usage.png")
+    return usage
+
+
+def write_report(path: Path, splits: dict[str, int], tables: str) -> None:
+    path.write_text(
+        f"# unibind quickstart\n\nHeld-out emoji: {splits['test']} (train {splits['train']}, val {splits['val']}); "
+        f"text queries are the CLDR names in each language. Recall in percent.\n\n{tables}\n\n"
+        "![recall curves](recall_curves.png)\n\n![joint space](joint_space.png)\n\n![expert usage](expert_usage.png)\n"
+    )
 
 
 def run_quickstart(
@@ -76,14 +99,8 @@ def run_quickstart(
     english_results = None
     if trained_en is not None:
         english_results = recall_table(retrieval_ranks(trained_en, english, "test", ["en"]))["en"]
-    test_items = table.items("test")
-    images, image_counts = embed_features(trained["moe"], table.image[test_items], "image")
-    english = table.captions(test_items, "en", names_only=True)
-    texts, text_counts = embed_features(trained["moe"], table.text[english], "text")
-    usage = {"image": image_counts, "text": text_counts}
     plot_recall_curves(ranks, out / "recall_curves.png")
-    plot_joint_space(images, texts, [table.rows[i]["category"] for i in test_items.tolist()], out / "joint_space.png")
-    plot_expert_usage(usage, out / "expert_usage.png")
+    usage = plot_moe_space(trained["moe"], table, out)
     save_full_model(trained["moe"], towers, out / "model")
     timings["evaluation_s"] = time.perf_counter() - mark
     timings["total_s"] = time.perf_counter() - start
@@ -102,12 +119,7 @@ def run_quickstart(
         "timings": {key: round(value, 1) for key, value in timings.items()},
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
-    report = (
-        f"# unibind quickstart\n\nHeld-out emoji: {splits['test']} (train {splits['train']}, val {splits['val']}); "
-        f"text queries are the CLDR names in each language. Recall in percent.\n\n{tables}\n\n"
-        "![recall curves](recall_curves.png)\n\n![joint space](joint_space.png)\n\n![expert usage](expert_usage.png)\n"
-    )
-    (out / "report.md").write_text(report)
+    write_report(out / "report.md", splits, tables)
     print()
     print(tables)
     print(f"\nwrote {out}/ (report.md, metrics.json, plots, model/) in {timings['total_s']:.0f} s")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import random
+import warnings
 from typing import Literal
 
 import lightning as L
@@ -81,9 +83,13 @@ def train_variant(
     embedder = feature_embedder(table, variant, embed_dim)
     if variant == "untrained" or epochs == 0:
         return embedder.eval()
+    if progress:
+        print(f"training the {variant} aligner: {epochs} epochs on {len(table.items('train'))} emoji")
     module = UnibindModule(embedder, optimizer=lambda params: torch.optim.AdamW(params, lr=lr, weight_decay=0.01))
     train = CaptionPairs(table, table.items("train"))
     val = CaptionPairs(table, table.items("val"), english_names=True)
+    # the trainer's start-up banner (accelerators, tips) would repeat for every variant
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     trainer = L.Trainer(
         accelerator="cpu",
         max_epochs=epochs,
@@ -95,9 +101,11 @@ def train_variant(
         check_val_every_n_epoch=max(1, epochs // 4),
         num_sanity_val_steps=0,
     )
-    trainer.fit(
-        module,
-        train_dataloaders=DataLoader(train, batch_size=batch_size, shuffle=True, collate_fn=train.collate),
-        val_dataloaders=DataLoader(val, batch_size=batch_size, collate_fn=val.collate),
-    )
+    with warnings.catch_warnings():  # Lightning 2.6 still calls a torch API torch deprecated; not ours to fix
+        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+        trainer.fit(
+            module,
+            train_dataloaders=DataLoader(train, batch_size=batch_size, shuffle=True, collate_fn=train.collate),
+            val_dataloaders=DataLoader(val, batch_size=batch_size, collate_fn=val.collate),
+        )
     return module.embedder.eval()
