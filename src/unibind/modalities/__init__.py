@@ -1,8 +1,9 @@
 """Per-modality input specs: validate, load, collate, dummy batches."""
 
+from unibind.modalities.audio import AudioBatch, AudioSpec
 from unibind.modalities.base import InputError, Modality, ModalitySpec
 from unibind.modalities.image import ImageSpec
-from unibind.modalities.pending import AudioSpec, GraphSpec, MotionSpec
+from unibind.modalities.pending import GraphSpec, MotionSpec
 from unibind.modalities.text import TextSpec
 
 _DEFAULT_SPECS: dict[Modality, type[ModalitySpec]] = {
@@ -20,6 +21,7 @@ def default_spec(modality: str) -> ModalitySpec:
 
 
 __all__ = [
+    "AudioBatch",
     "AudioSpec",
     "GraphSpec",
     "ImageSpec",

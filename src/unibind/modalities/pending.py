@@ -22,11 +22,6 @@ class _PendingSpec(ModalitySpec):
         raise self._refuse()
 
 
-class AudioSpec(_PendingSpec):
-    modality = Modality.AUDIO
-    takes_path = True
-
-
 class MotionSpec(_PendingSpec):
     modality = Modality.MOTION
     takes_path = True

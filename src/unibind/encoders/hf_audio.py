@@ -1,0 +1,70 @@
+"""Hugging Face transformers audio encoders: wav2vec2, HuBERT, Whisper's encoder, CLAP's audio tower."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
+
+from unibind.encoders.audio_frontend import pool_windows
+from unibind.encoders.base import Encoder
+from unibind.modalities import Modality
+from unibind.modalities.audio import AudioBatch
+
+
+class HFAudioEncoder(Encoder):
+    """:class:`~unibind.modalities.AudioBatch` -> ``Tensor[num_clips, hidden]``: mean of the last hidden states.
+
+    Args:
+        model_name_or_path: hub id or local directory with the model and its feature extractor.
+        trust_remote_code: passed to transformers; off unless you set it.
+        load_weights: False builds the architecture from its config with random weights.
+
+    Whisper models use their encoder only; CLAP models use ``get_audio_features``.
+    """
+
+    modality = Modality.AUDIO
+
+    def __init__(self, model_name_or_path: str, trust_remote_code: bool = False, load_weights: bool = True) -> None:
+        super().__init__()
+        self.extractor = AutoFeatureExtractor.from_pretrained(model_name_or_path, trust_remote_code=trust_remote_code)
+        if load_weights:
+            model = AutoModel.from_pretrained(model_name_or_path, trust_remote_code=trust_remote_code)
+        else:
+            config = AutoConfig.from_pretrained(model_name_or_path, trust_remote_code=trust_remote_code)
+            model = AutoModel.from_config(config, trust_remote_code=trust_remote_code)
+        self.kind = model.config.model_type
+        self.model = model.get_encoder() if self.kind == "whisper" else model
+        config = model.config
+        self.width = int(
+            getattr(config, "projection_dim", None)
+            if self.kind == "clap"
+            else getattr(config, "d_model", None) or config.hidden_size
+        )
+        self.sample_rate = int(self.extractor.sampling_rate)
+
+    def forward(self, batch: AudioBatch) -> torch.Tensor:
+        device = next(self.parameters()).device
+        waveforms = [w.cpu().numpy() for w in batch.waveforms]
+        inputs = self.extractor(waveforms, sampling_rate=self.sample_rate, return_tensors="pt")
+        inputs = {key: value.to(device) for key, value in inputs.items()}
+        if self.kind == "clap":
+            features = self.model.get_audio_features(**inputs)
+        else:
+            hidden = self.model(
+                **{k: v for k, v in inputs.items() if k in ("input_values", "input_features")}
+            ).last_hidden_state
+            features = hidden.mean(dim=1)
+        return pool_windows(features, batch.to(device))
+
+    def rebuild_args(self, assets_dir: Path) -> dict[str, Any]:
+        assets_dir.mkdir(parents=True, exist_ok=True)
+        self.extractor.save_pretrained(assets_dir)
+        self.model.config.save_pretrained(assets_dir)
+        return {**self.init_args, "model_name_or_path": ".", "load_weights": False}
+
+    @classmethod
+    def from_rebuild_args(cls, args: dict[str, Any], assets_dir: Path) -> HFAudioEncoder:
+        return cls(**{**args, "model_name_or_path": str(assets_dir / args["model_name_or_path"])})

@@ -1,0 +1,140 @@
+"""Audio: files or arrays to fixed-length mono waveforms at the encoder's rate.
+
+Files are read with soundfile (wav, flac, ogg, mp3; ``torchaudio.load`` would need FFmpeg), mixed down
+to mono and resampled with torchaudio. Log-mel features are computed later, batched on the model's
+device, by :class:`unibind.encoders.audio_frontend.LogMel`.
+
+Crop policy: ``random`` crops in training, ``center`` for a single evaluation window, ``chunks`` for
+full-length evaluation (every window of the clip, whose embeddings the encoder averages).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import soundfile
+import torch
+import torchaudio.functional as AF
+
+from unibind.modalities.base import InputError, Modality, ModalitySpec
+
+Crop = Literal["random", "center", "chunks"]
+
+
+@dataclass
+class AudioBatch:
+    """Windows of ``num_clips`` clips: ``waveforms: [N, T]``; ``clip_index: [N]``, the clip of each window."""
+
+    waveforms: torch.Tensor
+    clip_index: torch.Tensor
+    num_clips: int
+
+    def to(self, device: torch.device | str) -> AudioBatch:
+        return AudioBatch(self.waveforms.to(device), self.clip_index.to(device), self.num_clips)
+
+
+class AudioSpec(ModalitySpec):
+    """Loads one clip as ``Tensor[W, T]``: ``W`` windows (1 unless ``crop="chunks"``) of ``clip_seconds`` each.
+
+    Args:
+        sample_rate: the encoder's rate; other rates are resampled unless ``resample=False``.
+        clip_seconds: window length; shorter clips are zero-padded at the end.
+        crop: ``random``, ``center`` or ``chunks`` (see the module docstring).
+        min_seconds: refuse clips shorter than this.
+        resample: when False, a clip at another rate is an error instead of being resampled.
+    """
+
+    modality = Modality.AUDIO
+    takes_path = True
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        clip_seconds: float = 10.0,
+        crop: Crop = "center",
+        min_seconds: float = 0.1,
+        resample: bool = True,
+    ) -> None:
+        if crop not in ("random", "center", "chunks"):
+            raise ValueError(f"crop must be random, center or chunks, got {crop!r}")
+        self.sample_rate, self.clip_seconds, self.crop = sample_rate, clip_seconds, crop
+        self.min_seconds, self.resample = min_seconds, resample
+        self.window = round(clip_seconds * sample_rate)
+
+    def read(self, raw: Any, item: str) -> tuple[np.ndarray, int]:
+        """``(samples [frames] or [frames, channels], rate)`` from a path or an ``(array, rate)`` pair."""
+        if isinstance(raw, (str, Path)):
+            path = Path(raw)
+            if not path.is_file():
+                raise InputError(f"{item}: audio file not found: {path}")
+            try:
+                samples, rate = soundfile.read(path, dtype="float32", always_2d=False)
+            except (soundfile.LibsndfileError, RuntimeError, TypeError) as err:
+                raise InputError(f"{item}: cannot decode audio {path}: {err}") from err
+            return samples, int(rate)
+        if isinstance(raw, tuple) and len(raw) == 2:
+            samples, rate = raw
+            return np.asarray(samples, dtype=np.float32), int(rate)
+        raise InputError(
+            f"{item}: audio must be a file path or a (samples, sample_rate) pair, got {type(raw).__name__}"
+        )
+
+    def waveform(self, raw: Any, item: str = "input") -> torch.Tensor:
+        """The whole clip, checked, mono, at ``sample_rate``: ``Tensor[frames]``."""
+        samples, rate = self.read(raw, item)
+        if samples.ndim == 2:
+            samples = samples.mean(axis=1)  # mono mix-down
+        if samples.ndim != 1:
+            raise InputError(f"{item}: audio must be [frames] or [frames, channels], got shape {samples.shape}")
+        if samples.size == 0:
+            raise InputError(f"{item}: audio is empty")
+        if not np.isfinite(samples).all():
+            raise InputError(f"{item}: audio contains NaN or infinite samples")
+        if not np.any(samples):
+            raise InputError(f"{item}: audio is all zeros (silent)")
+        if samples.size / rate < self.min_seconds:
+            raise InputError(
+                f"{item}: audio lasts {samples.size / rate:.3f} s, shorter than min_seconds={self.min_seconds}"
+            )
+        waveform = torch.from_numpy(np.ascontiguousarray(samples))
+        if rate != self.sample_rate:
+            if not self.resample:
+                raise InputError(f"{item}: audio is at {rate} Hz, expected {self.sample_rate} Hz (resample=False)")
+            waveform = AF.resample(waveform, rate, self.sample_rate)
+        return waveform
+
+    def load(self, raw: Any, *, item: str = "input") -> torch.Tensor:
+        return self.windows(self.waveform(raw, item))
+
+    def windows(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Crop or pad ``[frames]`` to ``[W, window]`` by the crop policy."""
+        frames, window = waveform.shape[0], self.window
+        if frames <= window:
+            return torch.nn.functional.pad(waveform, (0, window - frames)).unsqueeze(0)
+        if self.crop == "random":
+            start = int(torch.randint(0, frames - window + 1, ()).item())
+            return waveform[start : start + window].unsqueeze(0)
+        if self.crop == "center":
+            start = (frames - window) // 2
+            return waveform[start : start + window].unsqueeze(0)
+        count = -(-frames // window)  # chunks: ceil(frames / window) windows, the last one zero-padded
+        return torch.nn.functional.pad(waveform, (0, count * window - frames)).view(count, window)
+
+    def collate(self, samples: Sequence[torch.Tensor]) -> AudioBatch:
+        clip_index = torch.cat([torch.full((s.shape[0],), i, dtype=torch.long) for i, s in enumerate(samples)])
+        return AudioBatch(torch.cat(list(samples)), clip_index, len(samples))
+
+    def dummy_batch(self, n: int) -> AudioBatch:
+        t = torch.arange(self.window) / self.sample_rate
+        tones = torch.stack([torch.sin(2 * torch.pi * (220 + 110 * i) * t) for i in range(n)])
+        return AudioBatch(0.5 * tones, torch.arange(n), n)
+
+    def __repr__(self) -> str:
+        return (
+            f"AudioSpec(sample_rate={self.sample_rate}, clip_seconds={self.clip_seconds}, crop={self.crop!r}, "
+            f"min_seconds={self.min_seconds}, resample={self.resample})"
+        )
