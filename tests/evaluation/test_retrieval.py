@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from unibind.evaluation import cross_modal_recall, recall_at_k
+from unibind.evaluation import average_precision_at_k, cross_modal_recall, recall_at_k
 
 
 def naive_recall(similarity, relevant, k):
@@ -56,3 +56,35 @@ def test_chunked_cross_modal_recall_equals_one_shot() -> None:
     query_groups, item_groups = torch.randint(0, 10, (50,), generator=g), torch.arange(30) % 10
     one_shot = recall_at_k(query @ items.T, query_groups.view(-1, 1) == item_groups.view(1, -1))
     assert cross_modal_recall(query, items, query_groups, item_groups, chunk_size=7) == one_shot
+
+
+def naive_ap_at_k(similarity, relevant, k):
+    total = 0.0
+    for i in range(similarity.shape[0]):
+        order = sorted(range(similarity.shape[1]), key=lambda j: (-float(similarity[i, j]), bool(relevant[i, j])))
+        hits, score = 0, 0.0
+        for position, j in enumerate(order[:k], start=1):
+            if relevant[i, j]:
+                hits += 1
+                score += hits / position
+        total += score / min(int(relevant[i].sum()), k)
+    return total / similarity.shape[0]
+
+
+def test_map_at_10_hand_computed() -> None:
+    similarity = torch.tensor([[0.9, 0.8, 0.1], [0.1, 0.2, 0.3]])
+    relevant = torch.tensor([[False, True, False], [True, False, True]])
+    # query 0: relevant at rank 2 -> 1/2; query 1: relevant at ranks 1 and 3 -> (1/1 + 2/3) / 2
+    expected = (0.5 + (1 + 2 / 3) / 2) / 2
+    assert average_precision_at_k(similarity, relevant, k=10) == pytest.approx(expected)
+    assert average_precision_at_k(similarity, relevant, k=1) == pytest.approx((0 + 1) / 2)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_map_against_naive_reference_with_ties(seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    similarity = torch.randint(0, 5, (10, 30), generator=g).float() / 4
+    relevant = torch.rand(10, 30, generator=g) < 0.15
+    relevant[torch.arange(10), torch.randint(0, 30, (10,), generator=g)] = True
+    for k in (1, 5, 10):
+        assert average_precision_at_k(similarity, relevant, k) == pytest.approx(naive_ap_at_k(similarity, relevant, k))

@@ -1,6 +1,6 @@
 import pytest
 
-from unibind.modalities import AudioSpec, GraphSpec, MotionSpec
+from unibind.modalities import GraphSpec, MotionSpec
 
 
 @pytest.mark.parametrize(("spec_cls", "name"), [(AudioSpec, "audio"), (MotionSpec, "motion"), (GraphSpec, "graph")])

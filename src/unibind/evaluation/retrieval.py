@@ -57,3 +57,27 @@ def cross_modal_recall(
         chunk, groups = query[start : start + chunk_size], query_groups[start : start + chunk_size]
         ranks.append(best_relevant_rank(chunk @ items.T, groups.view(-1, 1) == item_groups.view(1, -1)))
     return recall_from_ranks(torch.cat(ranks), items.shape[0], ks)
+
+
+def average_precision_at_k(similarity: torch.Tensor, relevant: torch.Tensor, k: int = 10) -> float:
+    """mAP@k over queries (the DCASE / AudioCaps-Clotho retrieval protocol).
+
+    .. math::
+        \\mathrm{AP@}k = \\frac{1}{\\min(R, k)} \\sum_{i=1}^{k} P@i \\cdot \\mathrm{rel}_i
+
+    with ``R`` the number of relevant items of the query. With one relevant item this is the
+    reciprocal rank when it ranks within ``k``, else 0. Ties rank relevant items last.
+    """
+    if similarity.shape != relevant.shape:
+        raise ValueError(f"similarity {tuple(similarity.shape)} and relevant {tuple(relevant.shape)} differ")
+    num_relevant = relevant.sum(dim=1)
+    if not bool((num_relevant > 0).all()):
+        raise ValueError("every query needs at least one relevant item")
+    # two stable sorts: relevance ascending, then score descending, so ties put irrelevant items first
+    by_relevance = relevant.to(torch.uint8).argsort(dim=1, stable=True)
+    by_score = similarity.gather(1, by_relevance).argsort(dim=1, descending=True, stable=True)
+    order = by_relevance.gather(1, by_score)[:, :k]
+    hits = relevant.gather(1, order).float()  # [Q, k]
+    precision = hits.cumsum(dim=1) / torch.arange(1, hits.shape[1] + 1, device=hits.device)
+    ap = (precision * hits).sum(dim=1) / num_relevant.clamp(max=k).float()
+    return ap.mean().item()

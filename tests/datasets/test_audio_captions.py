@@ -1,0 +1,73 @@
+"""Clotho and AudioCaps readers on fixtures in the official layouts (tests/fixtures/make_audio_caption_fixtures.py)."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from unibind.datasets import ManifestDataset, ManifestError, read_audiocaps, read_clotho, write_manifest
+from unibind.modalities import AudioSpec, TextSpec
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def test_clotho_reads_five_captions_per_file() -> None:
+    items, skipped = read_clotho(FIXTURES / "clotho", "evaluation")
+    assert skipped.count == 0
+    assert [item.id for item in items] == ["steady tone, indoors.wav", "rain, on a tin roof.wav", "short beep.wav"]
+    assert len(items[0].captions) == 5
+    assert items[0].captions[4] == '"a steady high tone rings without a break"'  # CSV quoting survives
+    assert items[1].audio == FIXTURES / "clotho" / "evaluation" / "rain, on a tin roof.wav"
+
+
+def test_clotho_missing_audio_raises_or_is_counted(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "clotho", tmp_path / "clotho")
+    (tmp_path / "clotho" / "evaluation" / "short beep.wav").unlink()
+    with pytest.raises(
+        ManifestError, match=r"clotho_captions_evaluation.csv, row 4, field 'file_name': audio file not found"
+    ):
+        read_clotho(tmp_path / "clotho", "evaluation")
+    items, skipped = read_clotho(tmp_path / "clotho", "evaluation", on_error="skip")
+    assert len(items) == 2
+    assert skipped.count == 1
+    with pytest.raises(FileNotFoundError, match=r"clotho_captions_development\.csv"):
+        read_clotho(tmp_path / "clotho", "development")
+
+
+def test_audiocaps_merges_captions_and_counts_missing_clips() -> None:
+    table = FIXTURES / "audiocaps" / "test.csv"
+    with pytest.raises(ManifestError, match=r"test.csv, row 12: no audio for clip gone0000000_10"):
+        read_audiocaps(table, FIXTURES / "audiocaps" / "audio")
+    items, skipped = read_audiocaps(table, FIXTURES / "audiocaps" / "audio", on_error="skip")
+    assert [item.id for item in items] == ["abcDEF12345_30", "xyzXYZ67890_0"]
+    assert len(items[0].captions) == 5
+    assert items[0].audio.name == "YabcDEF12345.wav"
+    assert skipped.count == 1  # one missing clip, counted once for its five caption rows
+
+
+def test_bad_header_is_named(tmp_path: Path) -> None:
+    (tmp_path / "test.csv").write_text("id,caption\n1,x\n")
+    with pytest.raises(ManifestError, match="expected columns"):
+        read_audiocaps(tmp_path / "test.csv", tmp_path)
+
+
+@pytest.mark.parametrize("one_row_per_caption", [False, True])
+def test_manifest_round_trip_through_the_core_reader(tmp_path: Path, one_row_per_caption: bool) -> None:
+    root = tmp_path / "clotho"
+    shutil.copytree(FIXTURES / "clotho", root)
+    items, _ = read_clotho(root, "evaluation")
+    manifest = write_manifest(items, root / "evaluation.jsonl", one_row_per_caption=one_row_per_caption)
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    assert len(rows) == (15 if one_row_per_caption else 3)
+    assert rows[0]["audio"] == "evaluation/steady tone, indoors.wav"
+    dataset = ManifestDataset(manifest, {"audio": AudioSpec(16000, clip_seconds=1.0), "text": TextSpec()})
+    batch = dataset.collate([dataset[i] for i in range(len(dataset))])
+    assert batch["inputs"]["audio"].waveforms.shape == (len(rows), 16000)
+    assert len(set(batch["groups"].tolist())) == 3  # captions of one clip share a group
+
+
+def test_manifest_must_live_above_the_audio(tmp_path: Path) -> None:
+    items, _ = read_clotho(FIXTURES / "clotho", "evaluation")
+    with pytest.raises(ManifestError, match="outside"):
+        write_manifest(items, tmp_path / "elsewhere.jsonl")
