@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import soundfile
 import torch
-import torchaudio.functional as AF
+import torchaudio.transforms as AT
 
 from unibind.modalities.base import InputError, Modality, ModalitySpec
 
@@ -64,6 +64,7 @@ class AudioSpec(ModalitySpec):
         self.sample_rate, self.clip_seconds, self.crop = sample_rate, clip_seconds, crop
         self.min_seconds, self.resample = min_seconds, resample
         self.window = round(clip_seconds * sample_rate)
+        self._resamplers: dict[int, AT.Resample] = {}
 
     def read(self, raw: Any, item: str) -> tuple[np.ndarray, int]:
         """``(samples [frames] or [frames, channels], rate)`` from a path or an ``(array, rate)`` pair."""
@@ -86,26 +87,32 @@ class AudioSpec(ModalitySpec):
     def waveform(self, raw: Any, item: str = "input") -> torch.Tensor:
         """The whole clip, checked, mono, at ``sample_rate``: ``Tensor[frames]``."""
         samples, rate = self.read(raw, item)
-        if samples.ndim == 2:
-            samples = samples.mean(axis=1)  # mono mix-down
-        if samples.ndim != 1:
+        if samples.ndim not in (1, 2):
             raise InputError(f"{item}: audio must be [frames] or [frames, channels], got shape {samples.shape}")
-        if samples.size == 0:
-            raise InputError(f"{item}: audio is empty")
-        if not np.isfinite(samples).all():
-            raise InputError(f"{item}: audio contains NaN or infinite samples")
-        if not np.any(samples):
-            raise InputError(f"{item}: audio is all zeros (silent)")
-        if samples.size / rate < self.min_seconds:
-            raise InputError(
-                f"{item}: audio lasts {samples.size / rate:.3f} s, shorter than min_seconds={self.min_seconds}"
-            )
         waveform = torch.from_numpy(np.ascontiguousarray(samples))
+        if waveform.ndim == 2:
+            waveform = waveform.mean(dim=1)  # mono mix-down (NaN and inf survive it, so the checks below see them)
+        if waveform.numel() == 0:
+            raise InputError(f"{item}: audio is empty")
+        if not bool(torch.isfinite(waveform).all()):
+            raise InputError(f"{item}: audio contains NaN or infinite samples")
+        if not bool(waveform.any()):
+            raise InputError(f"{item}: audio is all zeros (silent)")
+        if waveform.numel() / rate < self.min_seconds:
+            raise InputError(
+                f"{item}: audio lasts {waveform.numel() / rate:.3f} s, shorter than min_seconds={self.min_seconds}"
+            )
         if rate != self.sample_rate:
             if not self.resample:
                 raise InputError(f"{item}: audio is at {rate} Hz, expected {self.sample_rate} Hz (resample=False)")
-            waveform = AF.resample(waveform, rate, self.sample_rate)
+            waveform = self._resampler(rate)(waveform)
         return waveform
+
+    def _resampler(self, rate: int) -> AT.Resample:
+        """One ``Resample`` per source rate: its sinc kernel is computed once, not per clip."""
+        if rate not in self._resamplers:
+            self._resamplers[rate] = AT.Resample(rate, self.sample_rate)
+        return self._resamplers[rate]
 
     def load(self, raw: Any, *, item: str = "input") -> torch.Tensor:
         return self.windows(self.waveform(raw, item))
