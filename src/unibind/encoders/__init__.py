@@ -10,6 +10,7 @@ from unibind.encoders.precomputed import PrecomputedFeatures
 from unibind.encoders.timm_audio import TimmAudioEncoder
 from unibind.encoders.timm_image import TimmImageEncoder, load_timm_weights
 from unibind.encoders.use_multilingual import USEMultilingualEncoder
+from unibind.encoders.whisper_ct2 import WhisperCT2Encoder
 
 __all__ = [
     "TINY_CLIP_CFG",
@@ -23,6 +24,7 @@ __all__ = [
     "TimmAudioEncoder",
     "TimmImageEncoder",
     "USEMultilingualEncoder",
+    "WhisperCT2Encoder",
     "load_timm_weights",
     "pool_hidden_states",
     "pool_windows",

@@ -68,3 +68,22 @@ def recall_table(ranks: dict[str, dict[str, Ranks]]) -> dict[str, dict[str, dict
         for direction in directions
     }
     return table
+
+
+def speech_ranks(embedder: UnifiedEmbedder, table: FeatureTable, split: str) -> dict[str, Ranks]:
+    """Spoken English names against English names (text) and images, both directions."""
+    if table.audio is None:
+        return {}
+    items = table.items(split)
+    audio, _ = embed_features(embedder, table.audio[items], "audio")
+    images, _ = embed_features(embedder, table.image[items], "image")
+    names = table.captions(items, "en", names_only=True)
+    texts, _ = embed_features(embedder, table.text[names], "text")
+    text_relevant = table.caption_item[names].view(-1, 1) == items.view(1, -1)
+    same = torch.eye(len(items), dtype=torch.bool)
+    return {
+        "text_to_audio": Ranks(best_relevant_rank(texts @ audio.T, text_relevant), len(items)),
+        "audio_to_text": Ranks(best_relevant_rank(audio @ texts.T, text_relevant.T), len(names)),
+        "audio_to_image": Ranks(best_relevant_rank(audio @ images.T, same), len(items)),
+        "image_to_audio": Ranks(best_relevant_rank(images @ audio.T, same), len(items)),
+    }

