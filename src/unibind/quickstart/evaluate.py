@@ -9,6 +9,7 @@ import torch
 
 from unibind.embedder import UnifiedEmbedder
 from unibind.evaluation.retrieval import best_relevant_rank, recall_from_ranks
+from unibind.evaluation.zero_shot import accuracy_and_macro_f1, zero_shot_predict
 from unibind.quickstart.features import FeatureTable
 
 KS = (1, 5, 10)
@@ -32,6 +33,13 @@ class Ranks:
 
     def recall(self, ks: Sequence[int] = KS) -> dict[str, float]:
         return recall_from_ranks(self.ranks, self.candidates, ks)
+
+    def map_at(self, k: int = 10) -> float:
+        """mAP@k with one relevant item per query: the reciprocal rank within the top ``k``, else 0."""
+        return torch.where(self.ranks < k, 1.0 / (self.ranks + 1).float(), torch.zeros(())).mean().item()
+
+    def summary(self) -> dict[str, float]:
+        return {**self.recall(), "mAP@10": self.map_at(10)}
 
 
 def retrieval_ranks(
@@ -87,3 +95,20 @@ def speech_ranks(embedder: UnifiedEmbedder, table: FeatureTable, split: str) -> 
         "audio_to_image": Ranks(best_relevant_rank(audio @ images.T, same), len(items)),
         "image_to_audio": Ranks(best_relevant_rank(images @ audio.T, same), len(items)),
     }
+
+
+@torch.no_grad()
+def zero_shot_categories(
+    embedder: UnifiedEmbedder, table: FeatureTable, split: str, prompts: torch.Tensor, modality: str
+) -> dict[str, float]:
+    """Zero-shot emoji-category classification of the split's images or spoken names.
+
+    ``prompts``: ``[C, Wt]`` text-tower features of one prompt per category (sorted category names).
+    """
+    items = table.items(split)
+    categories = sorted({row["category"] for row in table.rows})
+    target = torch.tensor([categories.index(table.rows[i]["category"]) for i in items.tolist()])
+    features = table.image if modality == "image" else table.audio
+    embedded, _ = embed_features(embedder, features[items], modality)
+    labels, _ = embed_features(embedder, prompts, "text")
+    return accuracy_and_macro_f1(zero_shot_predict(embedded, labels), target, len(categories))

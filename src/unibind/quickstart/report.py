@@ -44,11 +44,25 @@ SPEECH_DIRECTIONS = {
 
 
 def speech_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
-    """Spoken English names (piper TTS) against names and images: a row per variant, R@1 / 5 / 10 in percent."""
-    header = "| variant | " + " | ".join(f"{title} R@1 / 5 / 10" for title in SPEECH_DIRECTIONS.values()) + " |"
+    """Spoken English names (piper TTS) against names and images, per variant: R@1 / 5 / 10 and mAP@10 in percent."""
+    header = (
+        "| variant | " + " | ".join(f"{title} R@1 / 5 / 10 / mAP@10" for title in SPEECH_DIRECTIONS.values()) + " |"
+    )
     lines = ["**Spoken English names (audio)**", "", header, "|---|" + "---:|" * len(SPEECH_DIRECTIONS)]
     for variant, by_direction in results.items():
-        cells = [" / ".join(f"{100 * by_direction[d][f'R@{k}']:.1f}" for k in (1, 5, 10)) for d in SPEECH_DIRECTIONS]
+        keys = ("R@1", "R@5", "R@10", "mAP@10")
+        cells = [" / ".join(f"{100 * by_direction[d][key]:.1f}" for key in keys) for d in SPEECH_DIRECTIONS]
+        lines.append(f"| {VARIANT_LABELS[variant]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def zero_shot_table(results: dict[str, dict[str, dict[str, float]]], template: str) -> str:
+    """Zero-shot emoji-category accuracy and macro-F1 (percent) per variant and modality."""
+    modalities = list(next(iter(results.values())))
+    header = "| variant | " + " | ".join(f"{m} accuracy / macro-F1" for m in modalities) + " |"
+    lines = [f"**Zero-shot emoji category** (prompt `{template}`)", "", header, "|---|" + "---:|" * len(modalities)]
+    for variant, by_modality in results.items():
+        cells = [f"{100 * r['accuracy']:.1f} / {100 * r['macro_f1']:.1f}" for r in by_modality.values()]
         lines.append(f"| {VARIANT_LABELS[variant]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -12,8 +12,16 @@ from unibind.cache import cache_dir
 from unibind.datasets.emoji import LANGUAGES, EmojiCorpus, build_emoji_corpus
 from unibind.datasets.emoji_speech import synthesize_names
 from unibind.embedder import UnifiedEmbedder
-from unibind.quickstart.evaluate import embed_features, recall_table, retrieval_ranks, speech_ranks
-from unibind.quickstart.features import FeatureTable, corpus_features, english_text_tower, frozen_towers
+from unibind.evaluation import label_prompts
+from unibind.features import cached_features
+from unibind.quickstart.evaluate import (
+    embed_features,
+    recall_table,
+    retrieval_ranks,
+    speech_ranks,
+    zero_shot_categories,
+)
+from unibind.quickstart.features import TEXT_SPEC, FeatureTable, corpus_features, english_text_tower, frozen_towers
 from unibind.quickstart.report import (
     english_tower_line,
     markdown_tables,
@@ -21,10 +29,12 @@ from unibind.quickstart.report import (
     plot_joint_space,
     plot_recall_curves,
     speech_table,
+    zero_shot_table,
 )
 from unibind.quickstart.train import train_variant
 
 VARIANTS = ("untrained", "dense", "moe")
+CATEGORY_PROMPT = "an emoji of {}"
 
 
 def save_full_model(trained: UnifiedEmbedder, towers: dict, directory: Path) -> None:
@@ -109,7 +119,16 @@ def run_quickstart(
     ranks = {variant: retrieval_ranks(model, table, "test", languages) for variant, model in trained.items()}
     results = {variant: recall_table(by_language) for variant, by_language in ranks.items()}
     spoken = {
-        variant: {d: r.recall() for d, r in speech_ranks(model, table, "test").items()}
+        variant: {d: r.summary() for d, r in speech_ranks(model, table, "test").items()}
+        for variant, model in trained.items()
+    }
+    categories = sorted({row["category"] for row in table.rows})
+    prompts = cached_features(
+        towers["text"], TEXT_SPEC, label_prompts(categories, CATEGORY_PROMPT), cache_dir() / "features", progress=False
+    )
+    zero_shot_modalities = ["image"] + (["audio"] if table.audio is not None else [])
+    zero_shot = {
+        variant: {m: zero_shot_categories(model, table, "test", prompts, m) for m in zero_shot_modalities}
         for variant, model in trained.items()
     }
     english_results = None
@@ -125,6 +144,7 @@ def run_quickstart(
     tables = markdown_tables(results)
     if table.audio is not None:
         tables += "\n\n" + speech_table(spoken)
+    tables += "\n\n" + zero_shot_table(zero_shot, CATEGORY_PROMPT)
     if english_results is not None:
         tables += "\n\n" + english_tower_line(english_results, results["moe"]["en"])
     metrics = {
@@ -138,6 +158,7 @@ def run_quickstart(
         "recall": results,
         "english_minilm_moe": english_results,
         "speech": spoken if table.audio is not None else None,
+        "zero_shot_category": zero_shot,
         "expert_usage": {m: c.tolist() for m, c in usage.items()},
         "timings": {key: round(value, 1) for key, value in timings.items()},
     }
