@@ -1,4 +1,5 @@
 # The README's two commands: `make quickstart` and `make test`. Both create .venv on first use.
+# `make quickstart` also needs npm (it fetches the emoji corpus with `npm pack`).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -42,6 +43,7 @@ lock: | $(UV)
 bench: install
 	$(PY) benchmarks/moe_dispatch.py --quick
 	$(PY) benchmarks/training_throughput.py --quick
+	$(PY) benchmarks/audio_pipeline.py --quick
 
 clean:
 	rm -rf $(VENV) runs
