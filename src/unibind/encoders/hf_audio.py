@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 
 from unibind.encoders.audio_frontend import pool_windows
-from unibind.encoders.base import Encoder
+from unibind.encoders.hf_directory import HFDirectoryEncoder
 from unibind.modalities import Modality
 from unibind.modalities.audio import AudioBatch
 
 
-class HFAudioEncoder(Encoder):
+class HFAudioEncoder(HFDirectoryEncoder):
     """:class:`~unibind.modalities.AudioBatch` -> ``Tensor[num_clips, hidden]``: mean of the last hidden states.
 
     Args:
@@ -59,12 +58,6 @@ class HFAudioEncoder(Encoder):
             features = hidden.mean(dim=1)
         return pool_windows(features, batch.to(device))
 
-    def rebuild_args(self, assets_dir: Path) -> dict[str, Any]:
-        assets_dir.mkdir(parents=True, exist_ok=True)
-        self.extractor.save_pretrained(assets_dir)
-        self.model.config.save_pretrained(assets_dir)
-        return {**self.init_args, "model_name_or_path": ".", "load_weights": False}
-
-    @classmethod
-    def from_rebuild_args(cls, args: dict[str, Any], assets_dir: Path) -> HFAudioEncoder:
-        return cls(**{**args, "model_name_or_path": str(assets_dir / args["model_name_or_path"])})
+    @property
+    def preprocessor(self) -> Any:
+        return self.extractor

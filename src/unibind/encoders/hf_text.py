@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from unibind.encoders.base import Encoder
+from unibind.encoders.hf_directory import HFDirectoryEncoder
 from unibind.encoders.packaged import resolve_weights
 from unibind.modalities import Modality
 
@@ -35,7 +34,7 @@ def pool_hidden_states(hidden: torch.Tensor, attention_mask: torch.Tensor, pooli
     raise ValueError(f"unknown pooling {pooling!r}; expected mean, cls or last")
 
 
-class HFTextEncoder(Encoder):
+class HFTextEncoder(HFDirectoryEncoder):
     """``list[str]`` -> ``Tensor[B, hidden_size]`` through ``transformers.AutoModel``.
 
     Args:
@@ -83,12 +82,6 @@ class HFTextEncoder(Encoder):
         hidden = self.model(**tokens).last_hidden_state
         return pool_hidden_states(hidden, tokens["attention_mask"], self.pooling)
 
-    def rebuild_args(self, assets_dir: Path) -> dict[str, Any]:
-        assets_dir.mkdir(parents=True, exist_ok=True)
-        self.tokenizer.save_pretrained(assets_dir)
-        self.model.config.save_pretrained(assets_dir)
-        return {**self.init_args, "model_name_or_path": ".", "load_weights": False}
-
-    @classmethod
-    def from_rebuild_args(cls, args: dict[str, Any], assets_dir: Path) -> HFTextEncoder:
-        return cls(**{**args, "model_name_or_path": str(assets_dir / args["model_name_or_path"])})
+    @property
+    def preprocessor(self) -> Any:
+        return self.tokenizer

@@ -1,0 +1,34 @@
+"""Shared persistence of encoders built from a Hugging Face model directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from unibind.encoders.base import Encoder
+
+
+class HFDirectoryEncoder(Encoder):
+    """An encoder whose ``model_name_or_path`` names a transformers directory (or hub id).
+
+    When saved, its preprocessor (tokenizer or feature extractor) and model config go to the assets
+    folder, and it is rebuilt from them with ``load_weights=False``; the weights come from the
+    embedder's safetensors. Subclasses provide ``preprocessor`` and ``model``.
+    """
+
+    model: Any
+
+    @property
+    def preprocessor(self) -> Any:
+        """The tokenizer or feature extractor saved beside the config."""
+        raise NotImplementedError
+
+    def rebuild_args(self, assets_dir: Path) -> dict[str, Any]:
+        assets_dir.mkdir(parents=True, exist_ok=True)
+        self.preprocessor.save_pretrained(assets_dir)
+        self.model.config.save_pretrained(assets_dir)
+        return {**self.init_args, "model_name_or_path": ".", "load_weights": False}
+
+    @classmethod
+    def from_rebuild_args(cls, args: dict[str, Any], assets_dir: Path) -> Encoder:
+        return cls(**{**args, "model_name_or_path": str(assets_dir / args["model_name_or_path"])})
