@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import warnings
+from collections import defaultdict
 from typing import Literal
 
 import lightning as L
@@ -44,10 +45,12 @@ class CaptionPairs(Dataset):
 
     def __init__(self, table: FeatureTable, items: torch.Tensor, english_names: bool = False) -> None:
         self.table, self.items = table, items.tolist()
-        if english_names:
-            self.captions = [table.captions(torch.tensor([i]), "en", names_only=True).tolist() for i in self.items]
-        else:
-            self.captions = [table.captions(torch.tensor([i])).tolist() for i in self.items]
+        by_item: dict[int, list[int]] = defaultdict(list)  # one pass over the captions, not one per item
+        kinds = zip(table.caption_item.tolist(), table.caption_language, table.caption_is_name.tolist(), strict=True)
+        for index, (item, language, is_name) in enumerate(kinds):
+            if not english_names or (language == "en" and is_name):
+                by_item[item].append(index)
+        self.captions = [by_item[i] for i in self.items]
 
     def __len__(self) -> int:
         return len(self.items)
