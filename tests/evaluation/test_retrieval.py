@@ -88,3 +88,16 @@ def test_map_against_naive_reference_with_ties(seed: int) -> None:
     relevant[torch.arange(10), torch.randint(0, 30, (10,), generator=g)] = True
     for k in (1, 5, 10):
         assert average_precision_at_k(similarity, relevant, k) == pytest.approx(naive_ap_at_k(similarity, relevant, k))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_map_from_ranks_equals_average_precision_with_one_relevant(seed: int) -> None:
+    from unibind.evaluation.retrieval import best_relevant_rank, map_from_ranks
+
+    g = torch.Generator().manual_seed(seed)
+    similarity = torch.randint(0, 6, (20, 25), generator=g).float()
+    relevant = torch.zeros(20, 25, dtype=torch.bool)
+    relevant[torch.arange(20), torch.randint(0, 25, (20,), generator=g)] = True
+    ranks = best_relevant_rank(similarity, relevant)
+    for k in (1, 5, 10):
+        assert map_from_ranks(ranks, k) == pytest.approx(average_precision_at_k(similarity, relevant, k))

@@ -71,5 +71,5 @@ def test_map_at_10_from_ranks() -> None:
     from unibind.quickstart.evaluate import Ranks
 
     ranks = Ranks(torch.tensor([0, 1, 9, 10]), candidates=20)
-    assert ranks.map_at(10) == pytest.approx((1 + 1 / 2 + 1 / 10 + 0) / 4)
+    assert ranks.summary()["mAP@10"] == pytest.approx((1 + 1 / 2 + 1 / 10 + 0) / 4)
     assert ranks.summary()["R@10"] == pytest.approx(0.75)

@@ -27,6 +27,14 @@ def recall_from_ranks(ranks: torch.Tensor, num_items: int, ks: Sequence[int]) ->
     return {f"R@{k}": (ranks < min(k, num_items)).double().mean().item() for k in ks}
 
 
+def map_from_ranks(ranks: torch.Tensor, k: int = 10) -> float:
+    """mAP@k when each query has one relevant item at 0-based ``ranks``: the mean reciprocal rank within ``k``.
+
+    Equals :func:`average_precision_at_k` for single-relevant queries, without the similarity matrix.
+    """
+    return torch.where(ranks < k, 1.0 / (ranks + 1).double(), torch.zeros((), dtype=torch.double)).mean().item()
+
+
 def recall_at_k(similarity: torch.Tensor, relevant: torch.Tensor, ks: Sequence[int] = (1, 5, 10)) -> dict[str, float]:
     """Fraction of queries with at least one relevant item among their top ``k``.
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from unibind.embedder import UnifiedEmbedder
-from unibind.evaluation.retrieval import best_relevant_rank, recall_from_ranks
+from unibind.evaluation.retrieval import best_relevant_rank, map_from_ranks, recall_from_ranks
 from unibind.evaluation.zero_shot import accuracy_and_macro_f1, zero_shot_predict
 from unibind.quickstart.features import FeatureTable
 
@@ -34,12 +34,8 @@ class Ranks:
     def recall(self, ks: Sequence[int] = KS) -> dict[str, float]:
         return recall_from_ranks(self.ranks, self.candidates, ks)
 
-    def map_at(self, k: int = 10) -> float:
-        """mAP@k with one relevant item per query: the reciprocal rank within the top ``k``, else 0."""
-        return torch.where(self.ranks < k, 1.0 / (self.ranks + 1).float(), torch.zeros(())).mean().item()
-
     def summary(self) -> dict[str, float]:
-        return {**self.recall(), "mAP@10": self.map_at(10)}
+        return {**self.recall(), "mAP@10": map_from_ranks(self.ranks, 10)}
 
 
 def retrieval_ranks(
