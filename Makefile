@@ -5,10 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
+# Optional Debian packages (real speech, instrument notes and event sounds); see scripts/system-packages.sh.
+SYSTEM_PACKAGES := espeak-ng fluidsynth timgm6mb-soundfont sound-theme-freedesktop
 # Tests and tools never reach a model hub; everything they load is local or shipped in packages.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install quickstart test lint lock bench clean
+.PHONY: install system-packages quickstart test lint lock bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +24,10 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(UV)
 	$(UV) pip install --python $(PY) --no-deps -e .
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed system-packages
+
+system-packages:
+	@sh scripts/system-packages.sh $(SYSTEM_PACKAGES)
 
 quickstart: install
 	$(VENV)/bin/unibind quickstart

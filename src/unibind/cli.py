@@ -28,10 +28,17 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--epochs", type=int, default=60, help="training epochs per aligner")
     quick.add_argument("--no-progress", action="store_true", help="no progress bars")
     quick.add_argument("--no-speech", action="store_true", help="skip the spoken names (audio)")
+    quick.add_argument("--no-sounds", action="store_true", help="skip the labelled instrument and event sounds")
     data = commands.add_parser("data", help="build data sets")
     data_commands = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
     build = data_commands.add_parser("build", help="build a corpus from registry packages")
-    build.add_argument("name", choices=["emoji"], help="emoji: Noto images + CLDR names in the XTD languages")
+    build.add_argument(
+        "name",
+        choices=["emoji", "sounds"],
+        help="emoji: Noto images + CLDR names in the XTD languages; "
+        "sounds: GM instrument notes (fluidsynth) + freedesktop event sounds",
+    )
+    build.add_argument("--soundfont", default=None, help="sounds: a General MIDI .sf2 (default: the Debian one)")
     build.add_argument("--out", default=None, help="output folder (default: under $UNIBIND_CACHE)")
     build.add_argument("--fixture-every", type=int, default=None, help="write a small fixture of every N-th emoji")
     shapes = data_commands.add_parser("shapes", help="write the coloured-shapes image-text corpus")
@@ -57,8 +64,23 @@ def main(argv: list[str] | None = None) -> int:
         from unibind.quickstart import run_quickstart
 
         run_quickstart(
-            args.out, args.corpus, args.epochs, progress=not args.no_progress, with_speech=not args.no_speech
+            args.out,
+            args.corpus,
+            args.epochs,
+            progress=not args.no_progress,
+            with_speech=not args.no_speech,
+            with_sounds=not args.no_sounds,
         )
+        return 0
+    if args.command == "data" and args.data_command == "build" and args.name == "sounds":
+        from unibind.datasets.sounds import SoundSourceMissingError, build_sound_corpus
+
+        try:
+            corpus = build_sound_corpus(args.out, args.soundfont)
+        except SoundSourceMissingError as err:
+            raise SystemExit(str(err)) from err
+        counts = ", ".join(f"{split} {len(corpus.rows(split))}" for split in ("train", "val", "test"))
+        print(f"sound corpus: {corpus.root} ({counts})")
         return 0
     if args.command == "data" and args.data_command == "build":
         from pathlib import Path

@@ -30,7 +30,19 @@ def test_one_epoch_quickstart_on_fixture(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("UNIBIND_CACHE", str(tmp_path / "cache"))
     corpus = tmp_path / "corpus"
     shutil.copytree(FIXTURE, corpus)  # the spoken names are written into the corpus folder
-    metrics = run_quickstart(tmp_path / "run", corpus_dir=corpus, epochs=1, progress=False)
+    sounds = None
+    if shutil.which("fluidsynth") and Path("/usr/share/sounds/freedesktop/stereo/bell.oga").is_file():
+        from unibind.datasets.sounds import build_sound_corpus
+
+        events = tmp_path / "events"
+        events.mkdir()
+        for name in ("bell", "dialog-warning", "message", "audio-volume-change"):  # the last lasts 0.067 s
+            shutil.copy(f"/usr/share/sounds/freedesktop/stereo/{name}.oga", events)
+        programs = [0, 1, 2, 7, 40, 42, 45, 47]  # piano and strings: train, test and val instruments of each
+        sounds = build_sound_corpus(tmp_path / "sounds", events=events, pitches=(60,), programs=programs).root
+    metrics = run_quickstart(
+        tmp_path / "run", corpus_dir=corpus, epochs=1, progress=False, with_sounds=sounds is not None, sounds_dir=sounds
+    )
     out = tmp_path / "run"
     for name in ("metrics.json", "report.md", "recall_curves.png", "joint_space.png", "expert_usage.png"):
         assert (out / name).stat().st_size > 0
@@ -46,6 +58,19 @@ def test_one_epoch_quickstart_on_fixture(tmp_path: Path, monkeypatch: pytest.Mon
     assert len(list((corpus / "speech").glob("*.wav"))) == metrics["corpus"]["items"]
     assert set(metrics["speech"]["moe"]["text_to_audio"]) == {"R@1", "R@5", "R@10", "mAP@10"}
     assert set(metrics["zero_shot_category"]["dense"]) == {"image", "audio"}
+    if sounds is not None:
+        assert metrics["sound_corpus"]["clips"] == {"train": 3, "val": 2, "test": 7}
+        assert set(metrics["sounds"]["retrieval"]["moe"]) == {"text_to_audio", "audio_to_text"}
+        family = metrics["sounds"]["zero_shot"]["moe"]["instrument_family"]
+        assert (family["classes"], family["clips"]) == (16, 3)
+        assert metrics["sounds"]["zero_shot"]["moe"]["event_sound"]["classes"] == 4
+        assert "Labelled real sounds" in (out / "report.md").read_text()
+    else:
+        assert metrics["sounds"] is None
+    if shutil.which("espeak-ng"):
+        assert set(metrics["espeak_speech"]) == {"dense", "moe"}
+        assert len(metrics["espeak_speech"]["moe"]) == 11
+        assert set(metrics["espeak_speech"]["moe"]["ja"]) == {"text_to_audio", "audio_to_image"}
     # the saved model runs the real towers end to end
     model = UnifiedEmbedder.from_pretrained(out / "model", modalities=["text", "audio"])
     assert model({"text": ["grinning face"]})["text"].shape == (1, 256)
@@ -54,7 +79,14 @@ def test_one_epoch_quickstart_on_fixture(tmp_path: Path, monkeypatch: pytest.Mon
     assert model({"audio": clip})["audio"].shape == (1, 256)
     # features are cached: a second run does not recompute them
     cached = sorted((tmp_path / "cache" / "features").iterdir())
-    run_quickstart(tmp_path / "run2", corpus_dir=corpus, epochs=0, progress=False)
+    run_quickstart(
+        tmp_path / "run2",
+        corpus_dir=corpus,
+        epochs=0,
+        progress=False,
+        with_sounds=sounds is not None,
+        sounds_dir=sounds,
+    )
     assert sorted((tmp_path / "cache" / "features").iterdir()) == cached
 
 

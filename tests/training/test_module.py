@@ -86,3 +86,23 @@ def test_retrieval_metrics_both_directions(tiny_embedder: UnifiedEmbedder, shape
     metrics = module.retrieval_metrics()
     assert set(metrics) == {f"{d}/R@{k}" for d in ("image_to_text", "text_to_image") for k in (1, 5, 10)}
     assert module.retrieval_metrics() == {}  # cleared after each epoch
+
+
+def test_retrieval_metrics_leave_out_queries_without_a_counterpart(tiny_embedder: UnifiedEmbedder, shapes_dir) -> None:
+    module = UnibindModule(tiny_embedder).eval()
+    batch = _batch(shapes_dir, 8)
+    keep = torch.arange(4)  # the last four items have text only, like sounds next to images
+    batch["inputs"]["image"] = batch["inputs"]["image"][keep]
+    batch["present"]["image"] = keep
+    with torch.no_grad():
+        module.validation_step(batch, 0)
+        images, image_groups = module._eval_outputs["image"][0]
+        texts, text_groups = module._eval_outputs["text"][0]
+    metrics = module.retrieval_metrics()
+    # text -> image is scored on the texts whose group has an image, against those four images
+    answerable = torch.isin(text_groups, image_groups)
+    assert not bool(answerable.all())
+    top = (texts[answerable] @ images.T).argmax(1)
+    expected = image_groups[top] == text_groups[answerable]
+    assert metrics["text_to_image/R@1"] == pytest.approx(expected.float().mean().item())
+    assert set(metrics) == {f"{d}/R@{k}" for d in ("image_to_text", "text_to_image") for k in (1, 5, 10)}

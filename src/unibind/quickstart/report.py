@@ -67,6 +67,52 @@ def zero_shot_table(results: dict[str, dict[str, dict[str, float]]], template: s
     return "\n".join(lines)
 
 
+TITLES_ZERO_SHOT = {"instrument_family": "held-out instruments → GM family", "event_sound": "unseen event sounds"}
+
+
+def sounds_table(
+    retrieval: dict[str, dict[str, dict[str, float]]], zero_shot: dict[str, dict[str, dict[str, float]]]
+) -> str:
+    """Labelled real sounds per variant: label <-> clip retrieval and zero-shot classification (percent)."""
+    variants = list(retrieval)
+    first = zero_shot[variants[0]]
+    columns = [
+        f"{TITLES_ZERO_SHOT[task]} ({first[task]['classes']}-way, {first[task]['clips']} clips)" for task in first
+    ]
+    header = "| variant | text → sound R@1 / 5 / 10 / mAP@10 | sound → text R@1 / 5 / 10 / mAP@10 | "
+    header += " | ".join(f"{column} accuracy / macro-F1" for column in columns) + " |"
+    lines = ["**Labelled real sounds (audio)**", "", header, "|---|---:|---:|" + "---:|" * len(columns)]
+    keys = ("R@1", "R@5", "R@10", "mAP@10")
+    for variant in variants:
+        cells = [" / ".join(f"{100 * retrieval[variant][d][key]:.1f}" for key in keys) for d in retrieval[variant]]
+        cells += [f"{100 * r['accuracy']:.1f} / {100 * r['macro_f1']:.1f}" for r in zero_shot[variant].values()]
+        lines.append(f"| {VARIANT_LABELS[variant]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def espeak_table(results: dict[str, dict[str, dict[str, dict[str, float]]]]) -> str:
+    """Names spoken by espeak-ng, per language: name -> speech and speech -> image R@1 / 5 / 10 (percent)."""
+    variants = list(results)
+    languages = list(results[variants[0]])
+    header = "| language | " + " | ".join(
+        f"{VARIANT_LABELS[v]} {title} R@1 / 5 / 10" for v in variants for title in ("text → speech", "speech → image")
+    )
+    lines = [
+        "**Names spoken by espeak-ng (audio, never trained on)**",
+        "",
+        header + " |",
+        "|---|" + "---:|" * (2 * len(variants)),
+    ]
+    for language in languages:
+        cells = [
+            " / ".join(f"{100 * results[v][language][d][f'R@{k}']:.1f}" for k in (1, 5, 10))
+            for v in variants
+            for d in ("text_to_audio", "audio_to_image")
+        ]
+        lines.append(f"| {language} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def english_tower_line(minilm: dict[str, dict[str, float]], use: dict[str, dict[str, float]]) -> str:
     """English only, MoE: all-MiniLM-L6-v2 against multilingual USE as the text tower."""
 

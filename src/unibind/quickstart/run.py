@@ -10,7 +10,8 @@ import torch
 
 from unibind.cache import cache_dir
 from unibind.datasets.emoji import LANGUAGES, EmojiCorpus, build_emoji_corpus
-from unibind.datasets.emoji_speech import synthesize_names
+from unibind.datasets.emoji_speech import espeak_available, synthesize_names
+from unibind.datasets.sounds import SoundCorpus, SoundSourceMissingError, build_sound_corpus
 from unibind.embedder import UnifiedEmbedder
 from unibind.evaluation import label_prompts
 from unibind.features import cached_features
@@ -24,13 +25,16 @@ from unibind.quickstart.evaluate import (
 from unibind.quickstart.features import TEXT_SPEC, FeatureTable, corpus_features, english_text_tower, frozen_towers
 from unibind.quickstart.report import (
     english_tower_line,
+    espeak_table,
     markdown_tables,
     plot_expert_usage,
     plot_joint_space,
     plot_recall_curves,
+    sounds_table,
     speech_table,
     zero_shot_table,
 )
+from unibind.quickstart.sounds import espeak_features, espeak_ranks, sound_features, sound_ranks, zero_shot_sounds
 from unibind.quickstart.train import train_variant
 
 VARIANTS = ("untrained", "dense", "moe")
@@ -77,6 +81,8 @@ def run_quickstart(
     progress: bool = True,
     english_minilm: bool = True,
     with_speech: bool = True,
+    with_sounds: bool = True,
+    sounds_dir: str | Path | None = None,
 ) -> dict:
     """Build (or reuse) the corpus, cache features, train dense and MoE aligners, evaluate, report.
 
@@ -85,7 +91,10 @@ def run_quickstart(
         corpus_dir: an already built corpus (e.g. the test fixture); default: build the full one.
         epochs: training epochs of each aligner.
         english_minilm: also train and evaluate the MoE with all-MiniLM-L6-v2 as the (English) text tower.
-        with_speech: speak the English names (piper) and bind them as audio through Whisper tiny.en's encoder.
+        with_speech: speak the English names (piper) and bind them as audio through Whisper tiny.en's encoder;
+            where espeak-ng is installed, also speak the held-out names in every language (evaluation only).
+        with_sounds: train and evaluate on labelled real sounds too (GM instrument notes, freedesktop event
+            sounds), where fluidsynth, a GM soundfont and the sound theme are installed.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -98,9 +107,25 @@ def run_quickstart(
     speech = synthesize_names(corpus, progress=progress) if with_speech else None
     timings["speech_s"] = time.perf_counter() - mark
 
+    sound_corpus = None
+    if with_sounds:
+        mark = time.perf_counter()
+        try:
+            sound_corpus = SoundCorpus(Path(sounds_dir)) if sounds_dir else build_sound_corpus(progress=progress)
+        except SoundSourceMissingError as err:
+            print(f"labelled sounds skipped: {err}")
+        timings["sounds_s"] = time.perf_counter() - mark
+
     mark = time.perf_counter()
     towers = frozen_towers()
-    table = corpus_features(corpus, towers, cache_dir() / "features", progress=progress, speech=speech)
+    features = cache_dir() / "features"
+    table = corpus_features(corpus, towers, features, progress=progress, speech=speech)
+    sounds = sound_features(sound_corpus, towers, features, progress) if sound_corpus is not None else None
+    espeak = {}
+    if with_speech and espeak_available():
+        espeak = espeak_features(corpus, table, towers["audio"], list(LANGUAGES), features, progress=progress)
+    elif with_speech:
+        print("names spoken in other languages skipped: espeak-ng is not installed (apt-get install espeak-ng)")
     timings["features_s"] = time.perf_counter() - mark
 
     english = None
@@ -110,7 +135,7 @@ def run_quickstart(
         timings["features_s"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    trained = {variant: train_variant(table, variant, epochs, progress=progress) for variant in VARIANTS}
+    trained = {variant: train_variant(table, variant, epochs, progress=progress, sounds=sounds) for variant in VARIANTS}
     trained_en = train_variant(english, "moe", epochs, progress=progress) if english is not None else None
     timings["training_s"] = time.perf_counter() - mark
 
@@ -131,6 +156,17 @@ def run_quickstart(
         variant: {m: zero_shot_categories(model, table, "test", prompts, m) for m in zero_shot_modalities}
         for variant, model in trained.items()
     }
+    sound_results, sound_zero_shot = {}, {}
+    if sounds is not None:
+        sound_results = {v: {d: r.summary() for d, r in sound_ranks(m, sounds).items()} for v, m in trained.items()}
+        sound_zero_shot = {v: zero_shot_sounds(m, sounds, towers["text"], features) for v, m in trained.items()}
+    espeak_results = {
+        variant: {
+            lang: {d: r.recall() for d, r in by_d.items()} for lang, by_d in espeak_ranks(model, table, espeak).items()
+        }
+        for variant, model in trained.items()
+        if variant != "untrained" and espeak
+    }
     english_results = None
     if trained_en is not None:
         english_results = recall_table(retrieval_ranks(trained_en, english, "test", ["en"]))["en"]
@@ -145,10 +181,19 @@ def run_quickstart(
     if table.audio is not None:
         tables += "\n\n" + speech_table(spoken)
     tables += "\n\n" + zero_shot_table(zero_shot, CATEGORY_PROMPT)
+    if sound_results:
+        tables += "\n\n" + sounds_table(sound_results, sound_zero_shot)
+    if espeak_results:
+        tables += "\n\n" + espeak_table(espeak_results)
     if english_results is not None:
         tables += "\n\n" + english_tower_line(english_results, results["moe"]["en"])
     metrics = {
         "corpus": {"root": str(corpus.root), "items": len(table.rows), "splits": splits, "languages": languages},
+        "sound_corpus": (
+            {"root": str(sound_corpus.root), "clips": {s: len(sounds.items(s)) for s in ("train", "val", "test")}}
+            if sounds is not None
+            else None
+        ),
         "towers": {
             "image": "tf_efficientnet_lite0 (ImageNet, frozen)",
             "text": "multilingual USE v3 (frozen)",
@@ -159,6 +204,8 @@ def run_quickstart(
         "english_minilm_moe": english_results,
         "speech": spoken if table.audio is not None else None,
         "zero_shot_category": zero_shot,
+        "sounds": {"retrieval": sound_results, "zero_shot": sound_zero_shot} if sound_results else None,
+        "espeak_speech": espeak_results or None,
         "expert_usage": {m: c.tolist() for m, c in usage.items()},
         "timings": {key: round(value, 1) for key, value in timings.items()},
     }

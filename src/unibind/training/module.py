@@ -144,7 +144,10 @@ class UnibindModule(L.LightningModule):
         self._eval_step(batch)
 
     def retrieval_metrics(self) -> dict[str, float]:
-        """Recall@k in both directions for every pair, over everything seen since the last call."""
+        """Recall@k in both directions for every pair, over everything seen since the last call.
+
+        Queries whose group has no item in the other modality (e.g. a sound's caption against images) are left out.
+        """
         local = {
             m: (torch.cat([e for e, _ in out]), torch.cat([g for _, g in out])) for m, out in self._eval_outputs.items()
         }
@@ -160,6 +163,10 @@ class UnibindModule(L.LightningModule):
                 continue
             for query, target in ((a, b), (b, a)):
                 (query_emb, query_groups), (target_emb, target_groups) = gathered[query], gathered[target]
+                answerable = torch.isin(query_groups, target_groups)
+                if not bool(answerable.any()):
+                    continue
+                query_emb, query_groups = query_emb[answerable], query_groups[answerable]
                 recall = cross_modal_recall(query_emb, target_emb, query_groups, target_groups, self.retrieval_ks)
                 metrics.update({f"{query}_to_{target}/{k}": v for k, v in recall.items()})
         return metrics
