@@ -71,3 +71,14 @@ def test_manifest_must_live_above_the_audio(tmp_path: Path) -> None:
     items, _ = read_clotho(FIXTURES / "clotho", "evaluation")
     with pytest.raises(ManifestError, match="outside"):
         write_manifest(items, tmp_path / "elsewhere.jsonl")
+
+
+def test_clotho_file_name_may_not_leave_the_split_folder(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "clotho", tmp_path / "clotho")
+    (tmp_path / "secret.wav").write_bytes(b"RIFF")
+    table = tmp_path / "clotho" / "clotho_captions_evaluation.csv"
+    lines = table.read_text(encoding="utf-8").splitlines()
+    lines.append("../../secret.wav,a,b,c,d,e")
+    table.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ManifestError, match=r"row \d+, field 'file_name': '../../secret.wav' leaves the audio folder"):
+        read_clotho(tmp_path / "clotho", "evaluation")

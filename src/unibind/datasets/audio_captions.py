@@ -56,7 +56,7 @@ def read_clotho(root: str | Path, split: str, on_error: OnError = "raise") -> tu
             raise ManifestError(f"{table}: expected columns file_name, caption_1..caption_5, got {reader.fieldnames}")
         for number, row in enumerate(reader, start=2):
             try:
-                audio = _existing(root / split / row["file_name"], f"{table}, row {number}, field 'file_name'")
+                audio = _existing(root / split, row["file_name"], f"{table}, row {number}, field 'file_name'")
                 captions = [row[c].strip() for c in caption_columns if (row.get(c) or "").strip()]
                 if not captions:
                     raise ManifestError(f"{table}, row {number}: no caption")
@@ -114,7 +114,11 @@ def read_audiocaps(
     return [clip for clip in clips.values() if clip.captions], skipped
 
 
-def _existing(path: Path, where: str) -> Path:
+def _existing(folder: Path, name: str, where: str) -> Path:
+    """``folder / name`` when it is a file inside ``folder``; a ``ManifestError`` naming ``where`` otherwise."""
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder.resolve()):
+        raise ManifestError(f"{where}: {name!r} leaves the audio folder {folder}")
     if not path.is_file():
         raise ManifestError(f"{where}: audio file not found: {path}")
     return path
