@@ -4,6 +4,7 @@ from unibind.encoders.audio_frontend import LogMel, pool_windows
 from unibind.encoders.base import Encoder
 from unibind.encoders.hf_audio import HFAudioEncoder
 from unibind.encoders.hf_text import HFTextEncoder, pool_hidden_states
+from unibind.encoders.motion_transformer import MotionTransformerEncoder
 from unibind.encoders.open_clip_towers import TINY_CLIP_CFG, OpenClipImageEncoder, OpenClipTextEncoder
 from unibind.encoders.packaged import resolve_weights
 from unibind.encoders.precomputed import PrecomputedFeatures
@@ -18,6 +19,7 @@ __all__ = [
     "HFAudioEncoder",
     "HFTextEncoder",
     "LogMel",
+    "MotionTransformerEncoder",
     "OpenClipImageEncoder",
     "OpenClipTextEncoder",
     "PrecomputedFeatures",

@@ -3,7 +3,8 @@
 from unibind.modalities.audio import AudioBatch, AudioSpec
 from unibind.modalities.base import InputError, Modality, ModalitySpec
 from unibind.modalities.image import ImageSpec
-from unibind.modalities.pending import GraphSpec, MotionSpec
+from unibind.modalities.motion import MotionBatch, MotionSpec
+from unibind.modalities.pending import GraphSpec
 from unibind.modalities.text import TextSpec
 
 _DEFAULT_SPECS: dict[Modality, type[ModalitySpec]] = {
@@ -28,6 +29,7 @@ __all__ = [
     "InputError",
     "Modality",
     "ModalitySpec",
+    "MotionBatch",
     "MotionSpec",
     "TextSpec",
     "default_spec",

@@ -22,11 +22,6 @@ class _PendingSpec(ModalitySpec):
         raise self._refuse()
 
 
-class MotionSpec(_PendingSpec):
-    modality = Modality.MOTION
-    takes_path = True
-
-
 class GraphSpec(_PendingSpec):
     modality = Modality.GRAPH
     takes_path = True

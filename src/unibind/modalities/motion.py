@@ -1,0 +1,159 @@
+"""Motion: per-frame feature sequences (HumanML3D's 263-d vectors, KIT-ML's 251-d, or joint positions).
+
+A clip is ``[T, F]``: ``T`` frames at ``fps`` of ``F`` features. Loading checks the shape and the values
+(no NaN or inf, at least ``min_frames`` frames), normalises with the dataset's ``Mean.npy`` / ``Std.npy``
+when given, and crops to ``max_frames`` (HumanML3D: 196 frames, 9.8 s at 20 fps): a random window in
+training, the first or the centre window in evaluation. Batches pad to the longest clip and carry a mask.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from unibind.modalities.base import InputError, Modality, ModalitySpec
+
+MotionCrop = Literal["random", "start", "center"]
+
+
+@dataclass
+class MotionBatch:
+    """``features: [B, T, F]`` zero-padded; ``mask: [B, T]`` True on real frames."""
+
+    features: torch.Tensor
+    mask: torch.Tensor
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        return self.mask.sum(dim=1)
+
+    def to(self, device: torch.device | str) -> MotionBatch:
+        return MotionBatch(self.features.to(device), self.mask.to(device))
+
+    def __len__(self) -> int:
+        return self.features.shape[0]
+
+
+def _stats(value: str | Path | np.ndarray | torch.Tensor | None, name: str, num_features: int) -> torch.Tensor | None:
+    if value is None:
+        return None
+    array = np.load(value, allow_pickle=False) if isinstance(value, str | Path) else np.asarray(value)
+    if array.shape != (num_features,):
+        raise InputError(f"{name} {value if isinstance(value, str | Path) else ''}: expected shape ({num_features},), "
+                         f"got {array.shape}")  # fmt: skip
+    if not np.isfinite(array).all():
+        raise InputError(f"{name}: contains NaN or inf")
+    return torch.as_tensor(array, dtype=torch.float32)
+
+
+class MotionSpec(ModalitySpec):
+    """Loads one clip as ``Tensor[T, F]`` (normalised, cropped); collates into a :class:`MotionBatch`.
+
+    Args:
+        num_features: ``F`` (HumanML3D 263, KIT-ML 251, joint positions ``3 * joints``).
+        fps: frame rate (HumanML3D 20, KIT-ML 12.5); used to cut sub-clips given in seconds.
+        max_frames: longer clips are cropped to this many frames.
+        min_frames: shorter clips are refused.
+        crop: ``random`` (training), ``start`` or ``center`` window when a clip is longer than ``max_frames``.
+        mean, std: per-feature statistics (``.npy`` path or array of shape ``[F]``); features become
+            ``(x - mean) / std``. Both or neither.
+    """
+
+    modality = Modality.MOTION
+    takes_path = True
+
+    def __init__(
+        self,
+        num_features: int = 263,
+        fps: float = 20.0,
+        max_frames: int = 196,
+        min_frames: int = 1,
+        crop: MotionCrop = "center",
+        mean: str | Path | np.ndarray | torch.Tensor | None = None,
+        std: str | Path | np.ndarray | torch.Tensor | None = None,
+    ) -> None:
+        if crop not in ("random", "start", "center"):
+            raise ValueError(f"crop must be random, start or center, got {crop!r}")
+        if (mean is None) != (std is None):
+            raise ValueError("give both mean and std, or neither")
+        if not 1 <= min_frames <= max_frames:
+            raise ValueError(f"need 1 <= min_frames <= max_frames, got {min_frames}, {max_frames}")
+        self.num_features, self.fps, self.max_frames, self.min_frames = num_features, fps, max_frames, min_frames
+        self.crop = crop
+        self.mean = _stats(mean, "mean", num_features)
+        self.std = _stats(std, "std", num_features)
+        if self.std is not None and bool((self.std <= 0).any()):
+            raise InputError(f"std has {int((self.std <= 0).sum())} entries <= 0; features cannot be normalised")
+
+    def read(self, raw: Any, item: str) -> np.ndarray:
+        """The raw ``[T, F]`` array of ``raw`` (a ``.npy`` path, an array or a tensor), checked."""
+        if isinstance(raw, str | Path):
+            path = Path(raw)
+            if not path.is_file():
+                raise InputError(f"{item}: motion file not found: {path}")
+            try:
+                array = np.load(path, allow_pickle=False)
+            except ValueError as err:
+                raise InputError(f"{item}: not a plain .npy array ({err})") from err
+        elif isinstance(raw, torch.Tensor):
+            array = raw.detach().cpu().numpy()
+        else:
+            array = np.asarray(raw)
+        if array.ndim != 2 or array.shape[1] != self.num_features:
+            raise InputError(f"{item}: expected a [frames, {self.num_features}] motion, got shape {array.shape}")
+        if array.shape[0] < self.min_frames:
+            raise InputError(f"{item}: {array.shape[0]} frames, fewer than min_frames={self.min_frames}")
+        finite = np.isfinite(array).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise InputError(f"{item}: NaN or inf in {len(bad)} frames (first: frame {int(bad[0])})")
+        return array
+
+    def load(self, raw: Any, *, item: str = "input") -> torch.Tensor:
+        motion = torch.as_tensor(self.read(raw, item), dtype=torch.float32)
+        motion = self.window(motion)
+        if self.mean is not None:
+            motion = (motion - self.mean) / self.std
+        return motion
+
+    def window(self, motion: torch.Tensor) -> torch.Tensor:
+        """At most ``max_frames`` frames of ``motion: [T, F]``, chosen by the crop policy."""
+        excess = motion.shape[0] - self.max_frames
+        if excess <= 0:
+            return motion
+        start = {"start": 0, "center": excess // 2}.get(self.crop)
+        if start is None:
+            start = int(torch.randint(0, excess + 1, ()).item())
+        return motion[start : start + self.max_frames]
+
+    def collate(self, samples: Sequence[torch.Tensor]) -> MotionBatch:
+        if not samples:
+            raise InputError("cannot collate an empty list of motions")
+        longest = max(sample.shape[0] for sample in samples)
+        features = torch.zeros(len(samples), longest, self.num_features)
+        mask = torch.zeros(len(samples), longest, dtype=torch.bool)
+        for row, sample in enumerate(samples):
+            features[row, : sample.shape[0]] = sample
+            mask[row, : sample.shape[0]] = True
+        return MotionBatch(features, mask)
+
+    def dummy_batch(self, n: int) -> MotionBatch:
+        lengths = torch.randint(self.min_frames, min(self.max_frames, 60) + 1, (n,))
+        return self.collate([torch.randn(int(length), self.num_features) for length in lengths])
+
+    def __repr__(self) -> str:
+        stats = "raw"
+        if self.mean is not None:  # the statistics' checksum, so feature caches keyed by repr follow them
+            stats = (
+                "mean/std " + hashlib.sha256(self.mean.numpy().tobytes() + self.std.numpy().tobytes()).hexdigest()[:12]
+            )
+        return (
+            f"MotionSpec(num_features={self.num_features}, fps={self.fps}, max_frames={self.max_frames}, "
+            f"min_frames={self.min_frames}, crop={self.crop!r}, {stats})"
+        )
