@@ -1,0 +1,111 @@
+"""The HumanML3D layout and TMR's annotations.json, on real files (tests/fixtures/humanml3d, kitml_tmr)."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from unibind.datasets.humanml3d import HumanML3D, read_split, read_stats, read_texts, read_tmr_annotations
+from unibind.datasets.manifest import ManifestError
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+HUMANML3D = FIXTURES / "humanml3d"
+KITML = FIXTURES / "kitml_tmr"
+
+
+def test_real_caption_file() -> None:
+    captions = read_texts(HUMANML3D / "texts" / "000000.txt")
+    assert len(captions) == 4
+    assert captions[0].text == "a man kicks something or someone with his left leg."
+    assert captions[0].tokens[:2] == ("a/DET", "man/NOUN")
+    assert all(c.whole_clip for c in captions)
+
+
+def test_real_split_and_stats() -> None:
+    test_ids = read_split(HUMANML3D / "test.txt")
+    assert len(test_ids) == 4384
+    assert "000000" in test_ids
+    assert "M010968" in read_split(HUMANML3D / "train.txt")
+    mean, std = read_stats(HUMANML3D, 263)
+    assert mean.shape == std.shape == (263,)
+    with pytest.raises(ManifestError, match=r"Mean\.npy: expected shape \(251,\)"):
+        read_stats(HUMANML3D, 251)
+
+
+def test_real_test_split_gives_the_captioned_motion_and_counts_the_rest() -> None:
+    dataset = HumanML3D(HUMANML3D, "test", on_error="skip")
+    assert [item.id for item in dataset.items] == ["000000"]
+    assert len(dataset.items[0].captions) == 4
+    assert dataset.skipped.count == 4383  # the other test ids have no captions here
+    motion = dataset.motion(dataset.items[0], dataset.spec())
+    assert motion.shape == (116, 263)
+    raw = np.load(HUMANML3D / "new_joint_vecs" / "000000.npy")
+    mean, std = read_stats(HUMANML3D, 263)
+    np.testing.assert_allclose(motion.numpy(), (raw - mean) / std, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ManifestError, match="has no captions"):
+        HumanML3D(HUMANML3D, "test")
+
+
+def _layout(tmp_path: Path, lines: list[str]) -> Path:
+    root = tmp_path / "h3d"
+    shutil.copytree(HUMANML3D, root)
+    (root / "texts" / "012314.txt").write_text("\n".join(lines) + "\n")
+    (root / "val.txt").write_text("012314\r\n000000\r\n")
+    return root
+
+
+def test_sub_clip_captions_cut_their_own_items(tmp_path: Path) -> None:
+    root = _layout(
+        tmp_path,
+        [
+            "a person walks.#a/DET person/NOUN walk/VERB#0.0#0.0",
+            "then turns around.#then/ADV turn/VERB around/ADV#2.0#5.0",
+            "a blink.#a/DET blink/NOUN#1.0#1.5",  # 10 frames: shorter than 40, left out and counted
+            "the whole thing again.#the/DET#nan#nan",
+        ],
+    )
+    dataset = HumanML3D(root, "val")
+    ids = [item.id for item in dataset.items]
+    assert ids == ["012314", "012314#1", "000000"]
+    whole, sub = dataset.items[0], dataset.items[1]
+    assert whole.captions == ["a person walks.", "the whole thing again."]
+    assert (sub.start_frame, sub.end_frame) == (40, 100)
+    assert dataset.motion(sub, dataset.spec()).shape == (60, 263)
+    assert dataset.skipped.count == 1
+    assert "sub-clip 20-30" in dataset.skipped.reasons[0]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("no hashes here", "line 1: expected 'caption#tokens#start#end', got 1 fields"),
+        ("text#tok#a#b", "line 1: start/end must be numbers"),
+        ("#tok#0.0#0.0", "line 1: empty caption"),
+        ("text#tok#3.0#2.0", "line 1: span 3.0-2.0 s ends before it starts"),
+    ],
+)
+def test_malformed_caption_lines_are_named(tmp_path: Path, line: str, message: str) -> None:
+    root = _layout(tmp_path, [line])
+    with pytest.raises(ManifestError, match=f"012314.txt, {message}"):
+        HumanML3D(root, "val")
+
+
+def test_captions_without_a_motion(tmp_path: Path) -> None:
+    root = _layout(tmp_path, ["a person walks.#a/DET#0.0#0.0"])
+    (root / "new_joint_vecs" / "012314.npy").unlink()
+    with pytest.raises(ManifestError, match=r"012314.txt: captions without a motion"):
+        HumanML3D(root, "val")
+    assert [item.id for item in HumanML3D(root, "val", on_error="skip").items] == ["000000"]
+
+
+def test_kitml_annotations_in_tmr_format() -> None:
+    items, skipped = read_tmr_annotations(KITML / "annotations.json", KITML / "splits" / "nsim_test.txt", fps=12.5)
+    assert len(items) == 98
+    assert skipped.count == 3  # three nsim_test keyids are not annotated in TMR's file
+    first = items[0]
+    assert first.source.startswith("KIT/")
+    assert first.end_frame is None
+    assert all(item.captions for item in items)
+    with pytest.raises(ValueError, match="unknown motion dataset format"):
+        HumanML3D(HUMANML3D, "test", dataset_format="amass")
