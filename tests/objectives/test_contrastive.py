@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from open_clip.loss import ClipLoss, SigLipLoss
 
 from unibind.objectives import InfoNCELoss, MatryoshkaLoss, MultiPositiveInfoNCELoss, SigLIPLoss
@@ -124,3 +125,33 @@ def test_matryoshka_prefix_losses() -> None:
     torch.testing.assert_close(out["contrastive_d16_loss"], base(a, b)["contrastive_loss"])
     with pytest.raises(ValueError, match="exceeds"):
         MatryoshkaLoss(base, dims=[32])(a, b)
+
+
+def _tmr_filtered_infonce(a, b, sentences, temperature=0.1, threshold=0.8):
+    """TMR's InfoNCE with filtering, written out: near-duplicate captions' pairs get -inf logits."""
+    logits = a @ b.T / temperature
+    selfsim = sentences @ sentences.T
+    off_diagonal = ~torch.eye(len(a), dtype=torch.bool)
+    logits = logits.masked_fill((selfsim > 2 * threshold - 1) & off_diagonal, float("-inf"))
+    labels = torch.arange(len(a))
+    return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+
+
+def test_filtering_near_duplicate_captions_matches_tmr() -> None:
+    torch.manual_seed(0)
+    a, b = F.normalize(torch.randn(6, 8), dim=1), F.normalize(torch.randn(6, 8), dim=1)
+    sentences = F.normalize(torch.randn(6, 4), dim=1)
+    sentences[3] = sentences[1]  # a caption repeated: never each other's negatives
+    loss = InfoNCELoss(init_temperature=0.1, filter_threshold=0.8, gather=False)
+    filtered = loss(a, b, sentence_embeddings=sentences)["contrastive_loss"]
+    torch.testing.assert_close(filtered, _tmr_filtered_infonce(a, b, sentences))
+    unfiltered = loss(a, b)["contrastive_loss"]  # without sentence embeddings nothing is filtered
+    torch.testing.assert_close(unfiltered, InfoNCELoss(init_temperature=0.1, gather=False)(a, b)["contrastive_loss"])
+    assert not torch.allclose(filtered, unfiltered)
+    for objective in (MultiPositiveInfoNCELoss, SigLIPLoss):
+        with_filter = objective(filter_threshold=0.8, gather=False)
+        changed = with_filter(a, b, sentence_embeddings=sentences)
+        plain = objective(gather=False)(a, b)
+        assert next(iter(changed.values())) < next(iter(plain.values()))  # two negatives fewer: a smaller loss
+    with pytest.raises(ValueError, match=r"0\.\.1 scale"):
+        InfoNCELoss(filter_threshold=1.5)

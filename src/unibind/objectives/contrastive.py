@@ -4,6 +4,10 @@ Every objective returns ``dict[str, Tensor]`` whose keys end in ``_loss``. Row `
 ``b`` form a positive pair; ``groups: [N]`` (optional) marks rows that share content (several
 captions of one image): rows of one group are positives of each other for the multi-positive loss
 and are never negatives for the others. ``hard_negatives: [M, D]`` adds candidates on the ``b`` side.
+``sentence_embeddings: [N, E]`` (optional, unit norm; e.g. a frozen sentence encoder's view of each row's
+caption) with ``filter_threshold`` set drops near-duplicate negatives, as TMR does (Petrovich et al. 2023,
+https://arxiv.org/abs/2305.00976): pairs whose captions' similarity on the 0..1 scale ``(1 + cos) / 2``
+exceeds the threshold (TMR: 0.8) are neither positives nor negatives.
 Under DDP the embeddings are gathered with gradients first (``gather=True``).
 """
 
@@ -27,6 +31,8 @@ class ContrastiveObjective(RecordsInitArgs, nn.Module):
         max_logit_scale: clamp of ``exp(t)`` (CLIP: 100).
         learn_temperature: make ``t`` a trainable parameter.
         gather: gather embeddings across processes (no-op without torch.distributed).
+        filter_threshold: with ``sentence_embeddings``, negatives whose captions are more similar than this
+            (0..1 scale) are left out (TMR: 0.8); None keeps every negative.
     """
 
     def __init__(
@@ -35,6 +41,7 @@ class ContrastiveObjective(RecordsInitArgs, nn.Module):
         max_logit_scale: float = 100.0,
         learn_temperature: bool = True,
         gather: bool = True,
+        filter_threshold: float | None = None,
     ) -> None:
         super().__init__()
         self.log_logit_scale = nn.Parameter(
@@ -42,6 +49,9 @@ class ContrastiveObjective(RecordsInitArgs, nn.Module):
         )
         self.max_logit_scale = max_logit_scale
         self.gather = gather
+        if filter_threshold is not None and not 0.0 <= filter_threshold <= 1.0:
+            raise ValueError(f"filter_threshold is on the 0..1 scale, got {filter_threshold}")
+        self.filter_threshold = filter_threshold
 
     @property
     def logit_scale(self) -> torch.Tensor:
@@ -62,16 +72,38 @@ class ContrastiveObjective(RecordsInitArgs, nn.Module):
         b: torch.Tensor,
         groups: torch.Tensor | None = None,
         hard_negatives: torch.Tensor | None = None,
+        sentence_embeddings: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         a, b, groups, hard_negatives = self._gathered(a, b, groups, hard_negatives)
         if a.shape != b.shape:
             raise ValueError(f"paired embeddings differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
-        return self.compute(a, b, groups, hard_negatives)
+        excluded = None
+        if self.filter_threshold is not None and sentence_embeddings is not None:
+            if self.gather:
+                sentence_embeddings = gather_no_grad(sentence_embeddings)
+            if sentence_embeddings.shape[0] != a.shape[0]:
+                raise ValueError(f"{sentence_embeddings.shape[0]} sentence embeddings for {a.shape[0]} pairs")
+            excluded = near_duplicates(sentence_embeddings.to(a.device), self.filter_threshold)
+            excluded &= ~same_group(groups, a.shape[0], a.device)
+        return self.compute(a, b, groups, hard_negatives, excluded)
 
     def compute(
-        self, a: torch.Tensor, b: torch.Tensor, groups: torch.Tensor | None, hard_negatives: torch.Tensor | None
+        self,
+        a: torch.Tensor,
+        b: torch.Tensor,
+        groups: torch.Tensor | None,
+        hard_negatives: torch.Tensor | None,
+        excluded: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
+        """The loss; ``excluded: [N, N]`` marks pairs that are neither positives nor negatives."""
         raise NotImplementedError
+
+
+def near_duplicates(sentence_embeddings: torch.Tensor, threshold: float) -> torch.Tensor:
+    """``[N, N]`` bool: off-diagonal pairs with ``(1 + cos) / 2 > threshold`` (TMR's ``2 t - 1`` on cosines)."""
+    similarity = sentence_embeddings @ sentence_embeddings.T
+    n = similarity.shape[0]
+    return (similarity > 2 * threshold - 1) & ~torch.eye(n, dtype=torch.bool, device=similarity.device)
 
 
 def same_group(groups: torch.Tensor | None, n: int, device: torch.device) -> torch.Tensor:
@@ -91,13 +123,15 @@ class InfoNCELoss(ContrastiveObjective):
     negatives). Hard negatives extend the ``a -> b`` direction's candidates.
     """
 
-    def compute(self, a, b, groups, hard_negatives):
+    def compute(self, a, b, groups, hard_negatives, excluded=None):
         scale = self.logit_scale
         logits_ab = scale * a @ b.T
         logits_ba = logits_ab.T
         n = a.shape[0]
-        if groups is not None:
+        if groups is not None or excluded is not None:
             false_negatives = same_group(groups, n, a.device) & ~torch.eye(n, dtype=torch.bool, device=a.device)
+            if excluded is not None:
+                false_negatives |= excluded
             logits_ab = logits_ab.masked_fill(false_negatives, float("-inf"))
             logits_ba = logits_ba.masked_fill(false_negatives, float("-inf"))
         if hard_negatives is not None:
@@ -116,11 +150,13 @@ class MultiPositiveInfoNCELoss(ContrastiveObjective):
             \\log \\frac{e^{s\\,a_i \\cdot b_p}}{\\sum_j e^{s\\,a_i \\cdot b_j}}
     """
 
-    def compute(self, a, b, groups, hard_negatives):
+    def compute(self, a, b, groups, hard_negatives, excluded=None):
         scale = self.logit_scale
         n = a.shape[0]
         positives = same_group(groups, n, a.device)
         logits_ab = scale * a @ b.T
+        if excluded is not None:
+            logits_ab = logits_ab.masked_fill(excluded, float("-inf"))
         logits_ba = logits_ab.T
         if hard_negatives is not None:
             logits_ab = torch.cat([logits_ab, scale * a @ hard_negatives.T], dim=1)
@@ -132,7 +168,8 @@ class MultiPositiveInfoNCELoss(ContrastiveObjective):
 def _mean_positive_nll(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
     """Mean over rows of the average ``-log softmax`` at the positive columns (extra columns are negatives)."""
     log_probs = logits.log_softmax(dim=1)[:, : positives.shape[1]]
-    per_row = -(log_probs * positives).sum(dim=1) / positives.sum(dim=1)
+    # where(), not a product: excluded columns hold -inf, and -inf * 0 would be NaN
+    per_row = -torch.where(positives, log_probs, 0.0).sum(dim=1) / positives.sum(dim=1)
     return per_row.mean()
 
 
@@ -155,15 +192,19 @@ class SigLIPLoss(ContrastiveObjective):
         max_logit_scale: float = 100.0,
         learn_temperature: bool = True,
         gather: bool = True,
+        filter_threshold: float | None = None,
     ) -> None:
-        super().__init__(init_temperature, max_logit_scale, learn_temperature, gather)
+        super().__init__(init_temperature, max_logit_scale, learn_temperature, gather, filter_threshold)
         self.bias = nn.Parameter(torch.tensor(init_bias), requires_grad=learn_temperature)
 
-    def compute(self, a, b, groups, hard_negatives):
+    def compute(self, a, b, groups, hard_negatives, excluded=None):
         n = a.shape[0]
         logits = self.logit_scale * a @ b.T + self.bias
         signs = same_group(groups, n, a.device).to(logits.dtype) * 2 - 1
-        loss = -F.logsigmoid(signs * logits).sum() / n
+        pair_losses = -F.logsigmoid(signs * logits)
+        if excluded is not None:
+            pair_losses = pair_losses.masked_fill(excluded, 0.0)
+        loss = pair_losses.sum() / n
         if hard_negatives is not None:
             hard = self.logit_scale * a @ hard_negatives.T + self.bias
             loss = loss - F.logsigmoid(-hard).sum() / n

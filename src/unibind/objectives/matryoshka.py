@@ -22,12 +22,14 @@ class MatryoshkaLoss(nn.Module):
         self.objective, self.dims = objective, list(dims)
         self.weights = list(weights) if weights is not None else [1.0] * len(dims)
 
-    def forward(self, a: torch.Tensor, b: torch.Tensor, groups=None, hard_negatives=None) -> dict[str, torch.Tensor]:
+    def forward(
+        self, a: torch.Tensor, b: torch.Tensor, groups=None, hard_negatives=None, sentence_embeddings=None
+    ) -> dict[str, torch.Tensor]:
         losses: dict[str, torch.Tensor] = {}
         for dim, weight in zip(self.dims, self.weights, strict=True):
             if dim > a.shape[1]:
                 raise ValueError(f"matryoshka dim {dim} exceeds the embedding size {a.shape[1]}")
             prefix = [F.normalize(x[:, :dim], dim=-1) if x is not None else None for x in (a, b, hard_negatives)]
-            for key, value in self.objective(prefix[0], prefix[1], groups, prefix[2]).items():
+            for key, value in self.objective(prefix[0], prefix[1], groups, prefix[2], sentence_embeddings).items():
                 losses[f"{key.removesuffix('_loss')}_d{dim}_loss"] = weight * value
         return losses

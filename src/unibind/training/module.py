@@ -100,8 +100,12 @@ class UnibindModule(L.LightningModule):
             if len(items) < 2:
                 continue
             groups = batch["groups"][items.to(batch["groups"].device)]
+            sentences = batch.get("sentence_embeddings")  # per item, for objectives that filter near-duplicates
             pair_losses = self.objective(
-                embeddings[a][rows_a.to(self.device)], embeddings[b][rows_b.to(self.device)], groups
+                embeddings[a][rows_a.to(self.device)],
+                embeddings[b][rows_b.to(self.device)],
+                groups,
+                sentence_embeddings=sentences[items.to(sentences.device)] if sentences is not None else None,
             )
             for key, value in pair_losses.items():
                 losses[f"{a}_{b}_{key}"] = value
