@@ -5,8 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
-# Optional Debian packages (real speech, instrument notes and event sounds); see scripts/system-packages.sh.
-SYSTEM_PACKAGES := espeak-ng fluidsynth timgm6mb-soundfont sound-theme-freedesktop
+# Optional Debian packages (real speech, instrument notes, event sounds, BVH mocap); see scripts/system-packages.sh.
+SYSTEM_PACKAGES := espeak-ng fluidsynth timgm6mb-soundfont sound-theme-freedesktop assimp-testmodels
 # Tests and tools never reach a model hub; everything they load is local or shipped in packages.
 export HF_HUB_OFFLINE := 1
 
@@ -41,7 +41,7 @@ lint: install
 
 # Regenerate the lock after changing dependencies in pyproject.toml.
 lock: | $(UV)
-	$(UV) pip compile pyproject.toml --extra dev --extra pretrained --python-version 3.11 \
+	$(UV) pip compile pyproject.toml --extra dev --extra pretrained --extra data --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 --generate-hashes --custom-compile-command "make lock" \
 		-o requirements.lock
 

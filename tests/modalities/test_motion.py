@@ -8,21 +8,18 @@ import torch
 
 from unibind.modalities import InputError, MotionBatch, MotionSpec
 
-HUMANML3D = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "humanml3d"
-OFFICIAL = HUMANML3D / "official"
-needs_shared = pytest.mark.skipif(not OFFICIAL.is_dir(), reason="../shared/data/humanml3d is not here")
+HUMANML3D = Path(__file__).resolve().parents[1] / "fixtures" / "humanml3d"  # real files, see its SOURCES.md
 
 
-@needs_shared
 def test_real_motion_is_normalised_with_the_official_stats() -> None:
-    spec = MotionSpec(mean=OFFICIAL / "Mean.npy", std=OFFICIAL / "Std.npy")
-    motion = spec.load(OFFICIAL / "new_joint_vecs" / "012314.npy")
-    raw = np.load(OFFICIAL / "new_joint_vecs" / "012314.npy")
-    expected = (raw - np.load(OFFICIAL / "Mean.npy")) / np.load(OFFICIAL / "Std.npy")
+    spec = MotionSpec(mean=HUMANML3D / "Mean.npy", std=HUMANML3D / "Std.npy")
+    motion = spec.load(HUMANML3D / "new_joint_vecs" / "012314.npy")
+    raw = np.load(HUMANML3D / "new_joint_vecs" / "012314.npy")
+    expected = (raw - np.load(HUMANML3D / "Mean.npy")) / np.load(HUMANML3D / "Std.npy")
     assert motion.shape == (170, 263)
     assert motion.dtype == torch.float32
     np.testing.assert_allclose(motion.numpy(), expected, rtol=1e-5, atol=1e-5)
-    float64 = spec.load(HUMANML3D / "sample_000000" / "new_joint_vecs" / "000000.npy")  # stored as float64
+    float64 = spec.load(HUMANML3D / "new_joint_vecs" / "000000.npy")  # stored as float64
     assert float64.dtype == torch.float32
     assert float64.shape == (116, 263)
 
