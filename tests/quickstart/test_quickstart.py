@@ -40,9 +40,11 @@ def test_one_epoch_quickstart_on_fixture(tmp_path: Path, monkeypatch: pytest.Mon
             shutil.copy(f"/usr/share/sounds/freedesktop/stereo/{name}.oga", events)
         programs = [0, 1, 2, 7, 40, 42, 45, 47]  # piano and strings: train, test and val instruments of each
         sounds = build_sound_corpus(tmp_path / "sounds", events=events, pitches=(60,), programs=programs).root
-    metrics = run_quickstart(
-        tmp_path / "run", corpus_dir=corpus, epochs=1, progress=False, with_sounds=sounds is not None, sounds_dir=sounds
-    )
+    from unibind.datasets.mocap_corpus import build_mocap_corpus
+
+    mocap = build_mocap_corpus(tmp_path / "mocap", windows_per_clip=4, progress=False, names=["walk", "kick", "punch"])
+    options = {"with_sounds": sounds is not None, "sounds_dir": sounds, "motion_dir": mocap.root}
+    metrics = run_quickstart(tmp_path / "run", corpus_dir=corpus, epochs=1, progress=False, **options)
     out = tmp_path / "run"
     for name in ("metrics.json", "report.md", "recall_curves.png", "joint_space.png", "expert_usage.png"):
         assert (out / name).stat().st_size > 0
@@ -67,6 +69,18 @@ def test_one_epoch_quickstart_on_fixture(tmp_path: Path, monkeypatch: pytest.Mon
         assert "Labelled real sounds" in (out / "report.md").read_text()
     else:
         assert metrics["sounds"] is None
+    assert metrics["motion"]["windows"] == {"train": 12, "test": 3}
+    assert set(metrics["motion"]["retrieval"]["moe"]) == {"text_to_motion", "motion_to_text"}
+    assert set(metrics["motion"]["retrieval"]["moe"]["text_to_motion"]) == {"R@1", "R@5", "R@10", "mAP@10", "MedR"}
+    assert len(metrics["motion"]["queries"]) == 4
+    assert (out / "motion" / "query0.png").stat().st_size > 0
+    assert (out / "motion" / "query0.gif").stat().st_size > 0
+    assert "![a person does a cartwheel](motion/query0.png)" in (out / "report.md").read_text()
+    motion_model = UnifiedEmbedder.from_pretrained(out / "model", modalities=["text", "motion"])
+    from unibind.quickstart.motion import MOTION_SPEC
+
+    window = MOTION_SPEC.load(mocap.root / mocap.rows("test")[0]["motion"])
+    assert motion_model({"motion": MOTION_SPEC.collate([window])})["motion"].shape == (1, 256)
     if shutil.which("espeak-ng"):
         assert set(metrics["espeak_speech"]) == {"dense", "moe"}
         assert len(metrics["espeak_speech"]["moe"]) == 11
@@ -79,14 +93,7 @@ def test_one_epoch_quickstart_on_fixture(tmp_path: Path, monkeypatch: pytest.Mon
     assert model({"audio": clip})["audio"].shape == (1, 256)
     # features are cached: a second run does not recompute them
     cached = sorted((tmp_path / "cache" / "features").iterdir())
-    run_quickstart(
-        tmp_path / "run2",
-        corpus_dir=corpus,
-        epochs=0,
-        progress=False,
-        with_sounds=sounds is not None,
-        sounds_dir=sounds,
-    )
+    run_quickstart(tmp_path / "run2", corpus_dir=corpus, epochs=0, progress=False, **options)
     assert sorted((tmp_path / "cache" / "features").iterdir()) == cached
 
 

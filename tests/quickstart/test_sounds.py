@@ -67,7 +67,7 @@ def test_mixed_batches_mark_what_each_row_carries() -> None:
     table, sounds = _emoji_table(), _sounds("train")
     sounds.text = torch.randn(10, 5)
     sounds.audio = torch.randn(5, 7)
-    pairs = CaptionPairs(table, torch.arange(3), sounds=sounds, sound_rows=torch.tensor([0, 1, 4]))
+    pairs = CaptionPairs(table, torch.arange(3), extras=[(sounds, torch.tensor([0, 1, 4]))])
     assert len(pairs) == 6
     batch = pairs.collate([pairs[i] for i in range(6)])
     assert batch["present"]["image"].tolist() == [0, 1, 2]

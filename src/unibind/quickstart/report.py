@@ -113,6 +113,25 @@ def espeak_table(results: dict[str, dict[str, dict[str, dict[str, float]]]]) -> 
     return "\n".join(lines)
 
 
+def motion_table(results: dict[str, dict[str, dict[str, float]]], windows: int, labels: int) -> str:
+    """Text <-> motion on the held-out mocap windows, per variant: R@1 / 5 / 10, mAP@10 (percent) and MedR."""
+    header = "| variant | text → motion R@1 / 5 / 10 / mAP@10, MedR | motion → text R@1 / 5 / 10 / mAP@10, MedR |"
+    lines = [
+        f"**Text ↔ motion** ({labels} labels, {windows} held-out windows of real mocap)",
+        "",
+        header,
+        "|---|---:|---:|",
+    ]
+    keys = ("R@1", "R@5", "R@10", "mAP@10")
+    for variant, by_direction in results.items():
+        cells = [
+            " / ".join(f"{100 * by_direction[d][key]:.1f}" for key in keys) + f", {by_direction[d]['MedR']:g}"
+            for d in ("text_to_motion", "motion_to_text")
+        ]
+        lines.append(f"| {VARIANT_LABELS[variant]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def english_tower_line(minilm: dict[str, dict[str, float]], use: dict[str, dict[str, float]]) -> str:
     """English only, MoE: all-MiniLM-L6-v2 against multilingual USE as the text tower."""
 

@@ -11,6 +11,7 @@ import torch
 from unibind.cache import cache_dir
 from unibind.datasets.emoji import LANGUAGES, EmojiCorpus, build_emoji_corpus
 from unibind.datasets.emoji_speech import espeak_available, synthesize_names
+from unibind.datasets.mocap_corpus import MocapCorpus, build_mocap_corpus
 from unibind.datasets.sounds import SoundCorpus, SoundSourceMissingError, build_sound_corpus
 from unibind.embedder import UnifiedEmbedder
 from unibind.evaluation import label_prompts
@@ -23,10 +24,12 @@ from unibind.quickstart.evaluate import (
     zero_shot_categories,
 )
 from unibind.quickstart.features import TEXT_SPEC, FeatureTable, corpus_features, english_text_tower, frozen_towers
+from unibind.quickstart.motion import motion_features, motion_ranks, motion_summary, retrieval_pictures
 from unibind.quickstart.report import (
     english_tower_line,
     espeak_table,
     markdown_tables,
+    motion_table,
     plot_expert_usage,
     plot_joint_space,
     plot_recall_curves,
@@ -42,8 +45,11 @@ CATEGORY_PROMPT = "an emoji of {}"
 
 
 def save_full_model(trained: UnifiedEmbedder, towers: dict, directory: Path) -> None:
-    """Put the trained heads and aligner behind the real towers and save that as a usable model."""
-    encoders = {modality: towers[modality] for modality in trained.modalities}
+    """Put the trained heads and aligner behind the real towers and save that as a usable model.
+
+    Modalities without a frozen tower (motion) keep the encoder they were trained with.
+    """
+    encoders = {modality: towers.get(modality, trained.encoders[modality]) for modality in trained.modalities}
     full = UnifiedEmbedder(encoders, trained.embed_dim, type(trained.aligner)(**trained.aligner.init_args))
     full.heads.load_state_dict(trained.heads.state_dict())
     full.aligner.load_state_dict(trained.aligner.state_dict())
@@ -66,11 +72,18 @@ def plot_moe_space(moe: UnifiedEmbedder, table: FeatureTable, out: Path) -> dict
     return usage
 
 
-def write_report(path: Path, splits: dict[str, int], tables: str) -> None:
+def write_report(path: Path, splits: dict[str, int], tables: str, pictures: list[dict] | None = None) -> None:
+    motion = ""
+    if pictures:
+        motion = "\n\n## Top held-out motions per text query (MoE)\n\n" + "\n\n".join(
+            f"**{p['query']}**\n\n![{p['query']}](motion/query{n}.png) ![top-1](motion/query{n}.gif)"
+            for n, p in enumerate(pictures)
+        )
     path.write_text(
         f"# unibind quickstart\n\nHeld-out emoji: {splits['test']} (train {splits['train']}, val {splits['val']}); "
         f"text queries are the CLDR names in each language. Recall in percent.\n\n{tables}\n\n"
-        "![recall curves](recall_curves.png)\n\n![joint space](joint_space.png)\n\n![expert usage](expert_usage.png)\n"
+        "![recall curves](recall_curves.png)\n\n![joint space](joint_space.png)\n\n![expert usage](expert_usage.png)"
+        f"{motion}\n"
     )
 
 
@@ -83,6 +96,8 @@ def run_quickstart(
     with_speech: bool = True,
     with_sounds: bool = True,
     sounds_dir: str | Path | None = None,
+    with_motion: bool = True,
+    motion_dir: str | Path | None = None,
 ) -> dict:
     """Build (or reuse) the corpus, cache features, train dense and MoE aligners, evaluate, report.
 
@@ -116,11 +131,22 @@ def run_quickstart(
             print(f"labelled sounds skipped: {err}")
         timings["sounds_s"] = time.perf_counter() - mark
 
+    mocap = None
+    if with_motion:
+        mark = time.perf_counter()
+        try:
+            mocap = MocapCorpus(Path(motion_dir)) if motion_dir else build_mocap_corpus(progress=progress)
+        except RuntimeError as err:
+            print(f"motion skipped: {err}")
+        timings["motion_corpus_s"] = time.perf_counter() - mark
+
     mark = time.perf_counter()
     towers = frozen_towers()
     features = cache_dir() / "features"
     table = corpus_features(corpus, towers, features, progress=progress, speech=speech)
     sounds = sound_features(sound_corpus, towers, features, progress) if sound_corpus is not None else None
+    motions = motion_features(mocap, towers["text"], features, progress) if mocap is not None else None
+    extras = [extra for extra in (sounds, motions) if extra is not None]
     espeak = {}
     if with_speech and espeak_available():
         espeak = espeak_features(corpus, table, towers["audio"], list(LANGUAGES), features, progress=progress)
@@ -135,7 +161,7 @@ def run_quickstart(
         timings["features_s"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    trained = {variant: train_variant(table, variant, epochs, progress=progress, sounds=sounds) for variant in VARIANTS}
+    trained = {variant: train_variant(table, variant, epochs, progress=progress, extras=extras) for variant in VARIANTS}
     trained_en = train_variant(english, "moe", epochs, progress=progress) if english is not None else None
     timings["training_s"] = time.perf_counter() - mark
 
@@ -160,6 +186,12 @@ def run_quickstart(
     if sounds is not None:
         sound_results = {v: {d: r.summary() for d, r in sound_ranks(m, sounds).items()} for v, m in trained.items()}
         sound_zero_shot = {v: zero_shot_sounds(m, sounds, towers["text"], features) for v, m in trained.items()}
+    motion_results, pictures = {}, []
+    if motions is not None:
+        motion_results = {
+            v: {d: motion_summary(r) for d, r in motion_ranks(m, motions).items()} for v, m in trained.items()
+        }
+        pictures = retrieval_pictures(trained["moe"], motions, towers["text"], features, out / "motion")
     espeak_results = {
         variant: {
             lang: {d: r.recall() for d, r in by_d.items()} for lang, by_d in espeak_ranks(model, table, espeak).items()
@@ -185,6 +217,8 @@ def run_quickstart(
         tables += "\n\n" + sounds_table(sound_results, sound_zero_shot)
     if espeak_results:
         tables += "\n\n" + espeak_table(espeak_results)
+    if motion_results:
+        tables += "\n\n" + motion_table(motion_results, len(motions.items("test")), len(set(motions.group.tolist())))
     if english_results is not None:
         tables += "\n\n" + english_tower_line(english_results, results["moe"]["en"])
     metrics = {
@@ -206,11 +240,21 @@ def run_quickstart(
         "zero_shot_category": zero_shot,
         "sounds": {"retrieval": sound_results, "zero_shot": sound_zero_shot} if sound_results else None,
         "espeak_speech": espeak_results or None,
+        "motion": (
+            {
+                "corpus": str(mocap.root),
+                "windows": {s: len(motions.items(s)) for s in ("train", "test")},
+                "retrieval": motion_results,
+                "queries": pictures,
+            }
+            if motion_results
+            else None
+        ),
         "expert_usage": {m: c.tolist() for m, c in usage.items()},
         "timings": {key: round(value, 1) for key, value in timings.items()},
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
-    write_report(out / "report.md", splits, tables)
+    write_report(out / "report.md", splits, tables, pictures)
     print()
     print(tables)
     print(f"\nwrote {out}/ (report.md, metrics.json, plots, model/) in {timings['total_s']:.0f} s")

@@ -43,6 +43,14 @@ class SoundTable:
     caption_row: torch.Tensor
     caption_is_label: torch.Tensor
     group: torch.Tensor
+    modality: str = "audio"
+
+    def row_input(self, row: int) -> torch.Tensor:
+        return self.audio[row]
+
+    @staticmethod
+    def combine(samples: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack(samples)
 
     def items(self, split: str, source: str | None = None) -> torch.Tensor:
         chosen = [

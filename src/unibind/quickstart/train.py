@@ -6,7 +6,8 @@ import logging
 import random
 import warnings
 from collections import defaultdict
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol
 
 import lightning as L
 import torch
@@ -14,9 +15,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import PrecomputedFeatures
+from unibind.encoders.base import Encoder
 from unibind.fusion import Aligner, DenseAligner, IdentityAligner, MoEAligner
 from unibind.quickstart.features import FeatureTable
-from unibind.quickstart.sounds import SoundTable
+from unibind.quickstart.motion import motion_encoder
 from unibind.training import UnibindModule
 
 Variant = Literal["untrained", "dense", "moe"]
@@ -33,22 +35,47 @@ def make_aligner(variant: Variant, embed_dim: int, modalities: list[str]) -> Ali
     raise ValueError(f"unknown variant {variant!r}; expected untrained, dense or moe")
 
 
+class PairedTable(Protocol):
+    """Items of one modality with captions (text features): the quickstart's sounds and motion windows."""
+
+    modality: str
+    rows: list[dict]
+    text: torch.Tensor
+    caption_row: torch.Tensor
+    caption_is_label: torch.Tensor
+    group: torch.Tensor
+
+    def items(self, split: str) -> torch.Tensor: ...
+
+    def row_input(self, row: int) -> Any: ...
+
+    @staticmethod
+    def combine(samples: list[Any]) -> Any: ...
+
+
 def feature_embedder(
-    table: FeatureTable, variant: Variant, embed_dim: int, sounds: SoundTable | None = None
+    table: FeatureTable, variant: Variant, embed_dim: int, extras: Sequence[PairedTable] = ()
 ) -> UnifiedEmbedder:
-    widths = {"image": table.image.shape[1], "text": table.text.shape[1]}
+    """Cached features for image / text / audio (identity encoders), a fresh motion encoder for motion windows."""
+    encoders: dict[str, Encoder] = {
+        "image": PrecomputedFeatures("image", table.image.shape[1]),
+        "text": PrecomputedFeatures("text", table.text.shape[1]),
+    }
     if table.audio is not None:
-        widths["audio"] = table.audio.shape[1]
-    elif sounds is not None:
-        widths["audio"] = sounds.audio.shape[1]
-    encoders = {modality: PrecomputedFeatures(modality, width) for modality, width in widths.items()}
-    return UnifiedEmbedder(encoders, embed_dim, make_aligner(variant, embed_dim, list(widths)))
+        encoders["audio"] = PrecomputedFeatures("audio", table.audio.shape[1])
+    for extra in extras:
+        if extra.modality == "audio" and "audio" not in encoders:
+            encoders["audio"] = PrecomputedFeatures("audio", extra.row_input(0).shape[0])
+        elif extra.modality == "motion":
+            encoders["motion"] = motion_encoder()
+    return UnifiedEmbedder(encoders, embed_dim, make_aligner(variant, embed_dim, list(encoders)))
 
 
 class CaptionPairs(Dataset):
     """Each emoji once per epoch with one of its captions, drawn at random (any language) or its English name.
 
-    With ``sounds``, each of ``sound_rows`` follows, paired with one of its captions at random (text + audio only).
+    Each ``(extra table, rows)`` adds those rows, each paired with one of its captions at random (or its
+    label, with ``english_names``): text plus the table's modality.
     """
 
     def __init__(
@@ -56,54 +83,60 @@ class CaptionPairs(Dataset):
         table: FeatureTable,
         items: torch.Tensor,
         english_names: bool = False,
-        sounds: SoundTable | None = None,
-        sound_rows: torch.Tensor | None = None,
+        extras: Sequence[tuple[PairedTable, torch.Tensor]] = (),
     ) -> None:
-        self.table, self.sounds = table, sounds
+        self.table = table
+        self.extras = [extra for extra, _ in extras]
         by_item: dict[int, list[int]] = defaultdict(list)  # one pass over the captions, not one per item
         kinds = zip(table.caption_item.tolist(), table.caption_language, table.caption_is_name.tolist(), strict=True)
         for index, (item, language, is_name) in enumerate(kinds):
             if not english_names or (language == "en" and is_name):
                 by_item[item].append(index)
-        self.entries = [("emoji", item, by_item[item]) for item in items.tolist()]
-        if sounds is not None and sound_rows is not None:
+        self.entries: list[tuple[int, int, list[int]]] = [(-1, item, by_item[item]) for item in items.tolist()]
+        self.group_offsets, offset = [], len(table.rows)  # each table's groups after the emoji items
+        for source, (extra, rows) in enumerate(extras):
             by_row: dict[int, list[int]] = defaultdict(list)
-            for index, row in enumerate(sounds.caption_row.tolist()):
-                if not english_names or sounds.caption_is_label[index]:
+            for index, row in enumerate(extra.caption_row.tolist()):
+                if not english_names or extra.caption_is_label[index]:
                     by_row[row].append(index)
-            self.entries += [("sound", row, by_row[row]) for row in sound_rows.tolist()]
+            self.entries += [(source, row, by_row[row]) for row in rows.tolist()]
+            self.group_offsets.append(offset)
+            offset += int(extra.group.max()) + 1
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def __getitem__(self, index: int) -> tuple[str, int, int]:
-        kind, item, captions = self.entries[index]
-        return kind, item, random.choice(captions)
+    def __getitem__(self, index: int) -> tuple[int, int, int]:
+        source, item, captions = self.entries[index]
+        return source, item, random.choice(captions)
 
-    def collate(self, pairs: list[tuple[str, int, int]]) -> dict:
-        """Emoji give image + text (+ spoken name); sounds give text + audio; ``present`` says which rows have what."""
-        emoji = [p for p, (kind, _, _) in enumerate(pairs) if kind == "emoji"]
-        texts = [(self.table.text if kind == "emoji" else self.sounds.text)[caption] for kind, _, caption in pairs]
-        inputs, present = {"text": torch.stack(texts)}, {"text": torch.arange(len(pairs))}
-        if emoji:
-            inputs["image"] = self.table.image[torch.tensor([pairs[p][1] for p in emoji], dtype=torch.long)]
-            present["image"] = torch.tensor(emoji, dtype=torch.long)
-        audio, audio_rows = [], []
-        for position, (kind, item, _) in enumerate(pairs):
-            if kind == "sound":
-                audio.append(self.sounds.audio[item])
-            elif self.table.audio is not None:
-                audio.append(self.table.audio[item])
-            else:
+    def collate(self, pairs: list[tuple[int, int, int]]) -> dict:
+        """Emoji give image + text (+ spoken name); other tables give text + their modality.
+
+        ``present[modality]`` lists the batch positions that carry the modality, in the order of its inputs.
+        """
+        per_modality: dict[str, list[tuple[int, Any]]] = defaultdict(list)
+        texts, groups, ids = [], [], []
+        for position, (source, item, caption) in enumerate(pairs):
+            if source < 0:
+                texts.append(self.table.text[caption])
+                per_modality["image"].append((position, self.table.image[item]))
+                if self.table.audio is not None:
+                    per_modality["audio"].append((position, self.table.audio[item]))
+                groups.append(item)
+                ids.append(self.table.rows[item]["id"])
                 continue
-            audio_rows.append(position)
-        if audio:
-            inputs["audio"], present["audio"] = torch.stack(audio), torch.tensor(audio_rows, dtype=torch.long)
-        offset = len(self.table.rows)  # sound groups after the emoji items
-        groups = [item if kind == "emoji" else offset + int(self.sounds.group[item]) for kind, item, _ in pairs]
-        ids = [
-            self.table.rows[item]["id"] if kind == "emoji" else self.sounds.rows[item]["id"] for kind, item, _ in pairs
-        ]
+            extra = self.extras[source]
+            texts.append(extra.text[caption])
+            per_modality[extra.modality].append((position, extra.row_input(item)))
+            groups.append(self.group_offsets[source] + int(extra.group[item]))
+            ids.append(extra.rows[item]["id"])
+        inputs, present = {"text": torch.stack(texts)}, {"text": torch.arange(len(pairs))}
+        combine = {extra.modality: extra.combine for extra in self.extras}
+        for modality, entries in per_modality.items():
+            samples = [sample for _, sample in entries]
+            inputs[modality] = combine.get(modality, torch.stack)(samples)
+            present[modality] = torch.tensor([position for position, _ in entries], dtype=torch.long)
         return {"ids": ids, "groups": torch.tensor(groups), "inputs": inputs, "present": present, "skipped": 0}
 
 
@@ -116,23 +149,23 @@ def train_variant(
     lr: float = 1e-3,
     seed: int = 0,
     progress: bool = True,
-    sounds: SoundTable | None = None,
+    extras: Sequence[PairedTable] = (),
 ) -> UnifiedEmbedder:
     """A feature embedder of ``variant``, trained for ``epochs`` (the ``untrained`` one is returned as built).
 
-    With ``sounds``, their train clips join the emoji in every epoch (text <-> audio pairs).
+    The train rows of each ``extras`` table (sounds, motion windows) join the emoji in every epoch.
     """
     L.seed_everything(seed, verbose=False)
-    embedder = feature_embedder(table, variant, embed_dim, sounds)
+    embedder = feature_embedder(table, variant, embed_dim, extras)
     if variant == "untrained" or epochs == 0:
         return embedder.eval()
-    sound_rows = {split: sounds.items(split) if sounds is not None else None for split in ("train", "val")}
     if progress:
-        extra = f" and {len(sound_rows['train'])} sounds" if sounds is not None else ""
-        print(f"training the {variant} aligner: {epochs} epochs on {len(table.items('train'))} emoji{extra}")
+        counts = "".join(f", {len(extra.items('train'))} {extra.modality} items" for extra in extras)
+        print(f"training the {variant} aligner: {epochs} epochs on {len(table.items('train'))} emoji{counts}")
     module = UnibindModule(embedder, optimizer=lambda params: torch.optim.AdamW(params, lr=lr, weight_decay=0.01))
-    train = CaptionPairs(table, table.items("train"), sounds=sounds, sound_rows=sound_rows["train"])
-    val = CaptionPairs(table, table.items("val"), english_names=True, sounds=sounds, sound_rows=sound_rows["val"])
+    train = CaptionPairs(table, table.items("train"), extras=[(extra, extra.items("train")) for extra in extras])
+    val_extras = [(extra, extra.items("val")) for extra in extras if len(extra.items("val"))]
+    val = CaptionPairs(table, table.items("val"), english_names=True, extras=val_extras)
     # the trainer's start-up banner (accelerators, tips) would repeat for every variant
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     trainer = L.Trainer(
