@@ -23,7 +23,7 @@ def tiny_config(tmp_path: Path, shapes_dir: Path, **trainer) -> Path:
         {"max_epochs": 2, "default_root_dir": str(tmp_path), "enable_progress_bar": False, **trainer}
     )
     config["trainer"]["callbacks"][0]["init_args"]["dirpath"] = str(tmp_path / "model")
-    config["data"].update(
+    config["data"]["init_args"].update(
         train=str(shapes_dir / "train.jsonl"), val=str(shapes_dir / "val.jsonl"), test=str(shapes_dir / "val.jsonl")
     )
     path = tmp_path / "tiny.yaml"
@@ -69,7 +69,7 @@ def test_skip_mode_counts_bad_items_in_training(tmp_path: Path, shapes_dir: Path
     lines.append('{"id": "broken", "image": "corrupt.png", "text": "a broken image"}')
     (broken / "train.jsonl").write_text("\n".join(lines) + "\n")
     config = yaml.safe_load(tiny_config(tmp_path, shapes_dir, max_epochs=1).read_text())
-    config["data"].update(train=str(broken / "train.jsonl"), on_error="skip", batch_size=64)
+    config["data"]["init_args"].update(train=str(broken / "train.jsonl"), on_error="skip", batch_size=64)
     path = tmp_path / "skip.yaml"
     path.write_text(yaml.safe_dump(config))
     cli = run_lightning_cli(["fit", "--config", str(path)])

@@ -106,3 +106,22 @@ def test_retrieval_metrics_leave_out_queries_without_a_counterpart(tiny_embedder
     expected = image_groups[top] == text_groups[answerable]
     assert metrics["text_to_image/R@1"] == pytest.approx(expected.float().mean().item())
     assert set(metrics) == {f"{d}/R@{k}" for d in ("image_to_text", "text_to_image") for k in (1, 5, 10)}
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`:UserWarning")  # no Trainer attached here
+def test_sentence_embeddings_reach_a_filtering_objective(tiny_embedder: UnifiedEmbedder, shapes_dir) -> None:
+    from unibind.objectives import InfoNCELoss
+
+    module = UnibindModule(tiny_embedder, objective=InfoNCELoss(filter_threshold=0.8, gather=False)).eval()
+    batch = _batch(shapes_dir, 6)
+    with torch.no_grad():
+        plain = module.compute_losses(batch)[0]["image_text_contrastive_loss"]
+        groups = batch["groups"].tolist()
+        other = next(i for i in range(1, 6) if groups[i] != groups[0])  # of another group: a true negative
+        order = list(range(6))
+        order[0], order[other] = other, 0
+        batch["sentence_embeddings"] = torch.nn.functional.normalize(torch.eye(6) + torch.eye(6)[order])
+        filtered = module.compute_losses(batch)[0]["image_text_contrastive_loss"]  # 0 and `other`: same caption
+    assert filtered < plain
+    with pytest.raises(ValueError, match="lock_encoders names"):
+        UnibindModule(tiny_embedder, lock_encoders=["motion"])

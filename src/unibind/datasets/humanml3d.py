@@ -141,6 +141,7 @@ class HumanML3D:
         if dataset_format not in FORMATS:
             raise ValueError(f"unknown motion dataset format {dataset_format!r}; expected one of {sorted(FORMATS)}")
         self.root, self.split, self.format = Path(root), split, FORMATS[dataset_format]
+        self.on_error = on_error
         self.motion_dir = self.root / motion_dir
         self.texts_dir = Path(texts_dir) if texts_dir else self.root / "texts"
         self.stats_dir = Path(stats_dir) if stats_dir else self.root

@@ -1,10 +1,14 @@
-"""``unibind fit|validate|test``: LightningCLI over ``UnibindModule`` and ``ManifestDataModule``."""
+"""``unibind fit|validate|test``: LightningCLI over ``UnibindModule`` and any data module.
+
+The config's ``data`` names its class: ``unibind.training.ManifestDataModule`` (paired-data manifests) or
+``unibind.training.HumanML3DDataModule`` (HumanML3D / KIT-ML text-motion pairs), or a user's own.
+"""
 
 from __future__ import annotations
 
+import lightning as L
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 
-from unibind.training.datamodule import ManifestDataModule
 from unibind.training.module import UnibindModule
 
 
@@ -17,7 +21,8 @@ def run_lightning_cli(args: list[str] | None, run: bool = True) -> LightningCLI:
     """
     return LightningCLI(
         UnibindModule,
-        ManifestDataModule,
+        L.LightningDataModule,
+        subclass_mode_data=True,
         args=args,
         run=run,
         save_config_kwargs={"overwrite": True},

@@ -51,6 +51,7 @@ class UnibindModule(L.LightningModule):
         anchor: the anchor modality for ``pairs="anchor"``.
         optimizer: optimizer factory over trainable parameters.
         retrieval_ks: cut-offs of the validation recall.
+        lock_encoders: modalities whose encoders stay frozen (LiT-style: no gradients, eval mode).
     """
 
     def __init__(
@@ -61,8 +62,14 @@ class UnibindModule(L.LightningModule):
         anchor: str | None = None,
         optimizer: OptimizerCallable = torch.optim.AdamW,
         retrieval_ks: Sequence[int] = (1, 5, 10),
+        lock_encoders: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        unknown = set(lock_encoders) - set(embedder.modalities)
+        if unknown:
+            raise ValueError(f"lock_encoders names {sorted(unknown)}, not among the model's {embedder.modalities}")
+        for modality in lock_encoders:
+            embedder.encoders[modality].lock()
         self.embedder = embedder
         self.objective = objective if objective is not None else InfoNCELoss()
         self.pairs = modality_pairs(embedder.modalities, pairs, anchor)
