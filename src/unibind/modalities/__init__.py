@@ -2,9 +2,9 @@
 
 from unibind.modalities.audio import AudioBatch, AudioSpec
 from unibind.modalities.base import InputError, Modality, ModalitySpec
+from unibind.modalities.graph import GraphBatch, GraphSpec
 from unibind.modalities.image import ImageSpec
 from unibind.modalities.motion import MotionBatch, MotionSpec
-from unibind.modalities.pending import GraphSpec
 from unibind.modalities.text import TextSpec
 
 _DEFAULT_SPECS: dict[Modality, type[ModalitySpec]] = {
@@ -24,6 +24,7 @@ def default_spec(modality: str) -> ModalitySpec:
 __all__ = [
     "AudioBatch",
     "AudioSpec",
+    "GraphBatch",
     "GraphSpec",
     "ImageSpec",
     "InputError",
