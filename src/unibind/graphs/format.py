@@ -212,11 +212,12 @@ def write_graph(
     directory: str | Path,
     nodes: Sequence[dict[str, Any]],
     edges: Sequence[tuple[str, str, str]],
+    prefix: str = "",
 ) -> tuple[Path, Path]:
-    """Write ``nodes.jsonl`` and ``edges.tsv`` (``(source, target, type)`` triples) into ``directory``."""
+    """Write ``{prefix}nodes.jsonl`` and ``{prefix}edges.tsv`` (``(source, target, type)`` rows) in ``directory``."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    nodes_path, edges_path = directory / "nodes.jsonl", directory / "edges.tsv"
+    nodes_path, edges_path = directory / f"{prefix}nodes.jsonl", directory / f"{prefix}edges.tsv"
     nodes_path.write_text("".join(json.dumps(node, ensure_ascii=False) + "\n" for node in nodes), encoding="utf-8")
     with edges_path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
