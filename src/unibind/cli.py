@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--no-speech", action="store_true", help="skip the spoken names (audio)")
     quick.add_argument("--no-sounds", action="store_true", help="skip the labelled instrument and event sounds")
     quick.add_argument("--no-motion", action="store_true", help="skip text <-> motion on real mocap")
+    quick.add_argument("--no-graph", action="store_true", help="skip the emoji graph rows")
     evaluate = commands.add_parser("eval", help="evaluate a saved model on a benchmark")
     benchmarks = evaluate.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
     h3d = benchmarks.add_parser("humanml3d", help="text <-> motion retrieval with TMR's protocols (HumanML3D, KIT-ML)")
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             with_speech=not args.no_speech,
             with_sounds=not args.no_sounds,
             with_motion=not args.no_motion,
+            with_graph=not args.no_graph,
         )
         return 0
     if args.command == "motion" and args.motion_command == "render":

@@ -43,7 +43,7 @@ def test_one_epoch_quickstart_on_fixture(tmp_path: Path, monkeypatch: pytest.Mon
     from unibind.datasets.mocap_corpus import build_mocap_corpus
 
     mocap = build_mocap_corpus(tmp_path / "mocap", windows_per_clip=4, progress=False, names=["walk", "kick", "punch"])
-    options = {"with_sounds": sounds is not None, "sounds_dir": sounds, "motion_dir": mocap.root}
+    options = {"with_sounds": sounds is not None, "sounds_dir": sounds, "motion_dir": mocap.root, "graph_epochs": 1}
     metrics = run_quickstart(tmp_path / "run", corpus_dir=corpus, epochs=1, progress=False, **options)
     out = tmp_path / "run"
     for name in ("metrics.json", "report.md", "recall_curves.png", "joint_space.png", "expert_usage.png"):
@@ -69,6 +69,12 @@ def test_one_epoch_quickstart_on_fixture(tmp_path: Path, monkeypatch: pytest.Mon
         assert "Labelled real sounds" in (out / "report.md").read_text()
     else:
         assert metrics["sounds"] is None
+    graph = metrics["graph"]
+    assert graph["nodes"] == 45
+    assert set(graph["variants"]) == {"untrained", "trained", "attributes only"}
+    assert 0.0 <= graph["variants"]["trained"]["link_AUC"] <= 1.0
+    assert set(graph["variants"]["trained"]["text_to_node"]) == {"R@1", "R@5", "R@10"}
+    assert "**Emoji graph**" in (out / "report.md").read_text()
     assert metrics["motion"]["windows"] == {"train": 12, "test": 3}
     assert set(metrics["motion"]["retrieval"]["moe"]) == {"text_to_motion", "motion_to_text"}
     assert set(metrics["motion"]["retrieval"]["moe"]["text_to_motion"]) == {"R@1", "R@5", "R@10", "mAP@10", "MedR"}

@@ -82,7 +82,7 @@ class GraphModule(L.LightningModule):
         lr: float = 1e-3,
     ) -> None:
         super().__init__()
-        graph = embedder.encoders["graph"] if "graph" in embedder.encoders else None
+        graph = dict(embedder.encoders).get("graph")
         if not isinstance(graph, GraphNodeEncoder):
             raise TypeError(f"the embedder needs a GraphNodeEncoder for 'graph', has {type(graph).__name__}")
         if not 0.0 <= mask_ratio < 1.0:
@@ -142,6 +142,7 @@ def fit_graph(module: GraphModule, data: SampledGraph, epochs: int, progress: bo
     )
     with warnings.catch_warnings():  # an iterable dataset of whole batches: Lightning's worker hint does not apply
         warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=r"Your `IterableDataset` has `__len__` defined")
         warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
         trainer.fit(module, train_dataloaders=DataLoader(data, batch_size=None))
     return module.embedder.eval()

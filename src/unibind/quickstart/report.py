@@ -132,6 +132,28 @@ def motion_table(results: dict[str, dict[str, dict[str, float]]], windows: int, 
     return "\n".join(lines)
 
 
+def graph_table(results: dict) -> str:
+    """The emoji graph: link prediction, category classification and text -> node retrieval per variant (percent)."""
+    lines = [
+        f"**Emoji graph** ({results['nodes']} nodes, {results['edges']} edges of types "
+        f"{', '.join(results['edge_types'])}; {results['held_out_edges']} held-out edges, "
+        f"{results['test_nodes']} held-out nodes)",
+        "",
+        "| variant | link AUC / MRR | category probe acc / F1 | zero-shot category acc / F1 "
+        "| text → node R@1 / 5 / 10 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, r in results["variants"].items():
+        cells = [
+            f"{100 * r['link_AUC']:.1f} / {100 * r['link_MRR']:.1f}",
+            f"{100 * r['probe']['accuracy']:.1f} / {100 * r['probe']['macro_f1']:.1f}",
+            f"{100 * r['zero_shot']['accuracy']:.1f} / {100 * r['zero_shot']['macro_f1']:.1f}",
+            " / ".join(f"{100 * r['text_to_node'][f'R@{k}']:.1f}" for k in (1, 5, 10)),
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def english_tower_line(minilm: dict[str, dict[str, float]], use: dict[str, dict[str, float]]) -> str:
     """English only, MoE: all-MiniLM-L6-v2 against multilingual USE as the text tower."""
 

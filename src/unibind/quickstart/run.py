@@ -24,10 +24,12 @@ from unibind.quickstart.evaluate import (
     zero_shot_categories,
 )
 from unibind.quickstart.features import TEXT_SPEC, FeatureTable, corpus_features, english_text_tower, frozen_towers
+from unibind.quickstart.graph import graph_rows
 from unibind.quickstart.motion import motion_features, motion_ranks, motion_summary, retrieval_pictures
 from unibind.quickstart.report import (
     english_tower_line,
     espeak_table,
+    graph_table,
     markdown_tables,
     motion_table,
     plot_expert_usage,
@@ -98,6 +100,8 @@ def run_quickstart(
     sounds_dir: str | Path | None = None,
     with_motion: bool = True,
     motion_dir: str | Path | None = None,
+    with_graph: bool = True,
+    graph_epochs: int = 40,
 ) -> dict:
     """Build (or reuse) the corpus, cache features, train dense and MoE aligners, evaluate, report.
 
@@ -199,6 +203,11 @@ def run_quickstart(
         for variant, model in trained.items()
         if variant != "untrained" and espeak
     }
+    graph_results = None
+    if with_graph:
+        graph_start = time.perf_counter()
+        graph_results = graph_rows(corpus, table, towers["text"], features, graph_epochs, progress)
+        timings["graph_s"] = time.perf_counter() - graph_start
     english_results = None
     if trained_en is not None:
         english_results = recall_table(retrieval_ranks(trained_en, english, "test", ["en"]))["en"]
@@ -217,6 +226,8 @@ def run_quickstart(
         tables += "\n\n" + sounds_table(sound_results, sound_zero_shot)
     if espeak_results:
         tables += "\n\n" + espeak_table(espeak_results)
+    if graph_results is not None:
+        tables += "\n\n" + graph_table(graph_results)
     if motion_results:
         tables += "\n\n" + motion_table(motion_results, len(motions.items("test")), len(set(motions.group.tolist())))
     if english_results is not None:
@@ -240,6 +251,7 @@ def run_quickstart(
         "zero_shot_category": zero_shot,
         "sounds": {"retrieval": sound_results, "zero_shot": sound_zero_shot} if sound_results else None,
         "espeak_speech": espeak_results or None,
+        "graph": graph_results,
         "motion": (
             {
                 "corpus": str(mocap.root),
