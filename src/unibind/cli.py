@@ -59,15 +59,33 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("path", help="the motion file")
     render.add_argument("--out", default=None, help="output stem (default: next to the file); writes .gif and .png")
     render.add_argument("--keyframes", type=int, default=6, help="frames in the strip")
+    graph = commands.add_parser("graph", help="multimodal graphs (nodes.jsonl + edges.tsv)")
+    graph_commands = graph.add_subparsers(dest="graph_command", metavar="GRAPH_COMMAND", required=True)
+    gfit = graph_commands.add_parser(
+        "fit", help="train the graph tower with neighbour sampling; link prediction, probe, time, peak memory"
+    )
+    gfit.add_argument("--nodes", required=True, help="nodes.jsonl")
+    gfit.add_argument("--edges", required=True, help="edges.tsv")
+    gfit.add_argument("--out", default="runs/graph", help="output folder (results.json, model/)")
+    gfit.add_argument("--text", default="use", help="text tower: use (multilingual USE v3) or a transformers model")
+    gfit.add_argument("--epochs", type=int, default=1)
+    gfit.add_argument("--fanouts", type=int, nargs="+", default=[10, 5], help="neighbours sampled per hop")
+    gfit.add_argument("--batch-size", type=int, default=512, help="seed nodes per subgraph")
+    gfit.add_argument("--conv", default="sage", choices=["sage", "gat"])
+    gfit.add_argument("--depth", type=int, default=2)
+    gfit.add_argument("--width", type=int, default=128)
+    gfit.add_argument("--held-out", type=float, default=0.05, help="share of edges held out for link prediction")
+    gfit.add_argument("--no-progress", action="store_true")
     data = commands.add_parser("data", help="build data sets")
     data_commands = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
     build = data_commands.add_parser("build", help="build a corpus from registry packages")
     build.add_argument(
         "name",
-        choices=["emoji", "sounds", "mocap"],
+        choices=["emoji", "sounds", "mocap", "wordnet"],
         help="emoji: Noto images + CLDR names in the XTD languages; "
         "sounds: GM instrument notes (fluidsynth) + freedesktop event sounds; "
-        "mocap: captioned windows of DeepMimic (pybullet) and BVH (assimp-testmodels) clips",
+        "mocap: captioned windows of DeepMimic (pybullet) and BVH (assimp-testmodels) clips; "
+        "wordnet: noun synsets and hypernym edges (wordnet-base) as nodes.jsonl / edges.tsv",
     )
     build.add_argument("--soundfont", default=None, help="sounds: a General MIDI .sf2 (default: the Debian one)")
     build.add_argument("--out", default=None, help="output folder (default: under $UNIBIND_CACHE)")
@@ -119,6 +137,30 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "eval" and args.benchmark == "humanml3d":
         return _eval_humanml3d(args, argv)
+    if args.command == "graph" and args.graph_command == "fit":
+        from unibind.graphs.run import fit_graph_file, results_table
+
+        results = fit_graph_file(
+            args.nodes, args.edges, args.out, args.text, args.epochs, args.fanouts, args.batch_size,
+            args.conv, args.depth, args.width, args.held_out, progress=not args.no_progress,
+        )  # fmt: skip
+        print(f"{results['nodes']} nodes, {results['edges']} edges, {results['held_out_edges']} held out")
+        print(results_table(results))
+        for name, stage in results["stages"].items():
+            print(f"{name}: {stage['seconds']} s, peak RSS {stage['peak_rss_mb']} MB")
+        print(f"wrote {args.out}/results.json and {args.out}/model/")
+        return 0
+    if args.command == "data" and args.data_command == "build" and args.name == "wordnet":
+        from unibind.datasets.wordnet_graph import build_wordnet_graph
+
+        try:
+            from unibind.cache import cache_dir
+
+            nodes, edges = build_wordnet_graph(args.out or cache_dir() / "corpora" / "wordnet")
+        except FileNotFoundError as err:
+            raise SystemExit(str(err)) from err
+        print(f"WordNet noun graph: {nodes}, {edges}")
+        return 0
     if args.command == "data" and args.data_command == "build" and args.name == "mocap":
         from unibind.datasets.mocap_corpus import build_mocap_corpus
 

@@ -27,7 +27,7 @@ from unibind.evaluation.retrieval import best_relevant_rank, recall_from_ranks
 from unibind.features import cached_features
 from unibind.fusion import MoEAligner
 from unibind.graphs import read_graph
-from unibind.graphs.encoder import GraphNodeEncoder
+from unibind.graphs.encoder import Conv, GraphNodeEncoder
 from unibind.graphs.evaluate import linear_probe, link_prediction, split_edges
 from unibind.graphs.training import GraphModule, SampledGraph, embed_nodes, fit_graph
 from unibind.quickstart.evaluate import embed_features
@@ -36,10 +36,10 @@ from unibind.quickstart.features import TEXT_SPEC, FeatureTable
 PROMPT = "an emoji of {}"
 
 
-def graph_embedder(widths: dict[str, int], embed_dim: int = 256) -> UnifiedEmbedder:
-    """Cached-feature stand-ins for the attributes, a 2-layer GAT graph tower, one MoE over all three."""
+def graph_embedder(widths: dict[str, int], embed_dim: int = 256, conv: Conv = "gat", depth: int = 2) -> UnifiedEmbedder:
+    """Cached-feature stand-ins for the attributes, a GNN graph tower (GAT by default), one MoE over all of them."""
     encoders: dict[str, Encoder] = {m: PrecomputedFeatures(m, w) for m, w in widths.items()}
-    encoders["graph"] = GraphNodeEncoder(widths, width=embed_dim, conv="gat", depth=2, heads=4, num_experts=4)
+    encoders["graph"] = GraphNodeEncoder(widths, width=embed_dim, conv=conv, depth=depth, heads=4, num_experts=4)
     aligner = MoEAligner(embed_dim, num_experts=8, top_k=2, hidden_dim=2 * embed_dim, modalities=list(encoders))
     return UnifiedEmbedder(encoders, embed_dim, aligner)
 
