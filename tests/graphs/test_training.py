@@ -80,3 +80,31 @@ def test_emoji_graph_from_the_fixture(tmp_path: Path) -> None:
     assert graph.num_nodes == len(rows)
     assert graph.has("image").all()
     assert graph.labels[0] == rows[0]["category"]
+
+
+def test_neighbor_positives_use_the_seed_adjacency() -> None:
+    from unibind.modalities import GraphBatch
+
+    batch = GraphBatch(
+        {"text": torch.randn(5, 6)},
+        {"text": torch.ones(5, dtype=torch.bool)},
+        torch.tensor([[0, 1, 3, 4], [1, 0, 4, 2]]),
+        num_seeds=3,
+    )
+    adjacency = GraphModule._seed_adjacency(batch)
+    assert adjacency.tolist() == [[True, True, False], [True, True, False], [False, False, True]]
+    module = GraphModule(graph_embedder({"text": 6}, embed_dim=16), mask_ratio=0.0, neighbor_positives=True)
+    losses = module.losses(batch)
+    assert "graph_text_neighbor_contrastive_loss" in losses
+    assert torch.isfinite(losses["graph_text_neighbor_contrastive_loss"])
+
+
+def test_graph_level_pooling() -> None:
+    from unibind.graphs.encoder import pool_graphs
+
+    nodes = torch.tensor([[1.0, 0.0], [3.0, 2.0], [5.0, 5.0]])
+    graph_index = torch.tensor([0, 0, 1])
+    assert pool_graphs(nodes, graph_index).tolist() == [[2.0, 1.0], [5.0, 5.0]]
+    assert pool_graphs(nodes, graph_index, "max").tolist() == [[3.0, 2.0], [5.0, 5.0]]
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        pool_graphs(nodes, graph_index, "median")

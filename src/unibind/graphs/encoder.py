@@ -32,6 +32,19 @@ def subgraph_batch(
                       num_seeds, n_id=n_id)  # fmt: skip
 
 
+def pool_graphs(nodes: torch.Tensor, graph_index: torch.Tensor, how: str = "mean") -> torch.Tensor:
+    """Graph-level embeddings ``[G, D]`` from node embeddings ``[N, D]`` and each node's graph ``[N]``.
+
+    ``how``: ``mean``, ``max`` or ``sum`` pooling (torch_geometric's global pooling).
+    """
+    from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
+
+    pools = {"mean": global_mean_pool, "max": global_max_pool, "sum": global_add_pool}
+    if how not in pools:
+        raise ValueError(f"pooling must be one of {sorted(pools)}, got {how!r}")
+    return pools[how](nodes, graph_index)
+
+
 class GraphNodeEncoder(Encoder):
     """``GraphBatch`` -> ``Tensor[num_seeds, width]`` node embeddings.
 

@@ -24,6 +24,7 @@ from unibind.graphs.encoder import GraphNodeEncoder, subgraph_batch
 from unibind.graphs.sampling import NeighborIndex, neighbor_batches
 from unibind.modalities import GraphBatch
 from unibind.objectives import InfoNCELoss
+from unibind.objectives.contrastive import mean_positive_nll
 
 
 def scaled_cosine_error(predicted: torch.Tensor, target: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
@@ -69,6 +70,8 @@ class GraphModule(L.LightningModule):
         mask_ratio: share of seeds whose input is masked and reconstructed (UniGraph2: 0.5 or so; 0: off).
         reconstruction_weight: weight of the scaled cosine error.
         gamma: exponent of the scaled cosine error.
+        neighbor_positives: also count the attributes of a seed's neighbours (among the seeds) as its
+            positives (multi-positive InfoNCE at the objective's temperature) instead of the plain objective.
         lr: AdamW learning rate.
     """
 
@@ -80,6 +83,7 @@ class GraphModule(L.LightningModule):
         reconstruction_weight: float = 1.0,
         gamma: float = 2.0,
         lr: float = 1e-3,
+        neighbor_positives: bool = False,
     ) -> None:
         super().__init__()
         graph = dict(embedder.encoders).get("graph")
@@ -91,6 +95,7 @@ class GraphModule(L.LightningModule):
         self.objective = objective if objective is not None else InfoNCELoss()
         self.decoders = torch.nn.ModuleDict({m: torch.nn.Linear(graph.width, d) for m, d in graph.input_dims.items()})
         self.mask_ratio, self.reconstruction_weight, self.gamma, self.lr = mask_ratio, reconstruction_weight, gamma, lr
+        self.neighbor_positives = neighbor_positives
 
     def losses(self, batch: GraphBatch) -> dict[str, torch.Tensor]:
         seeds = batch.num_seeds
@@ -102,10 +107,18 @@ class GraphModule(L.LightningModule):
         graph = self.embedder.aligner(self.embedder.heads["graph"](hidden), "graph")
         losses = {f"graph_{k}": v for k, v in graph.losses.items()}
         ids = torch.arange(seeds, device=hidden.device)
+        positives = self._seed_adjacency(batch) if self.neighbor_positives else None
         for modality, features in batch.features.items():
             rows = torch.nonzero(batch.has[modality][:seeds]).flatten()
             if len(rows) >= 2:
                 own = self.embedder.align(modality, features[rows])
+                if positives is not None:
+                    scale = getattr(self.objective, "logit_scale", torch.tensor(1 / 0.07))
+                    logits = scale * graph.embedding[rows] @ own.embedding.T
+                    sub = positives[rows][:, rows]
+                    loss = (mean_positive_nll(logits, sub) + mean_positive_nll(logits.T, sub.T)) / 2
+                    losses[f"graph_{modality}_neighbor_contrastive_loss"] = loss
+                    continue
                 for key, value in self.objective(graph.embedding[rows], own.embedding, ids[rows]).items():
                     losses[f"graph_{modality}_{key}"] = value
             hidden_rows = torch.nonzero(batch.has[modality][:seeds] & masked[:seeds]).flatten()
@@ -115,6 +128,17 @@ class GraphModule(L.LightningModule):
                 losses[f"{modality}_reconstruction_loss"] = self.reconstruction_weight * error
         batch.masked = None
         return losses
+
+    @staticmethod
+    def _seed_adjacency(batch: GraphBatch) -> torch.Tensor:
+        """``[S, S]`` bool: each seed itself and the seeds it shares an edge with."""
+        seeds = batch.num_seeds
+        adjacency = torch.eye(seeds, dtype=torch.bool, device=batch.edge_index.device)
+        source, target = batch.edge_index
+        inside = (source < seeds) & (target < seeds)
+        adjacency[source[inside], target[inside]] = True
+        adjacency[target[inside], source[inside]] = True
+        return adjacency
 
     def training_step(self, batch: GraphBatch, batch_idx: int) -> torch.Tensor:
         losses = self.losses(batch)

@@ -160,12 +160,12 @@ class MultiPositiveInfoNCELoss(ContrastiveObjective):
         logits_ba = logits_ab.T
         if hard_negatives is not None:
             logits_ab = torch.cat([logits_ab, scale * a @ hard_negatives.T], dim=1)
-        loss_ab = _mean_positive_nll(logits_ab, positives)
-        loss_ba = _mean_positive_nll(logits_ba, positives.T)
+        loss_ab = mean_positive_nll(logits_ab, positives)
+        loss_ba = mean_positive_nll(logits_ba, positives.T)
         return {"contrastive_loss": (loss_ab + loss_ba) / 2}
 
 
-def _mean_positive_nll(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+def mean_positive_nll(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
     """Mean over rows of the average ``-log softmax`` at the positive columns (extra columns are negatives)."""
     log_probs = logits.log_softmax(dim=1)[:, : positives.shape[1]]
     # where(), not a product: excluded columns hold -inf, and -inf * 0 would be NaN
