@@ -79,3 +79,19 @@ def test_graph_spec_checks_and_joins_batches() -> None:
         spec.load(broken)
     with pytest.raises(InputError, match="GraphBatch"):
         spec.load("graph.json")
+
+
+def test_plain_format_and_pyg_objects_embed_alike(tmp_path) -> None:
+    from unibind.graphs import read_graph, write_graph
+    from unibind.graphs.encoder import batch_from_pyg
+
+    nodes = [{"id": f"n{i}", "text": f"node {i}"} for i in range(6)]
+    edges = [("n0", "n1", "e"), ("n1", "n2", "e"), ("n2", "n3", "e"), ("n4", "n5", "e"), ("n5", "n0", "e")]
+    graph = read_graph(*write_graph(tmp_path, nodes, edges))
+    torch.manual_seed(0)
+    features = {"text": torch.randn(6, 4)}
+    encoder = GraphNodeEncoder({"text": 4}, width=8, conv="gat", depth=2, heads=2, num_experts=2).eval()
+    direct = encoder(GraphBatch(features, {"text": graph.has("text")}, graph.undirected_edges(), num_seeds=6))
+    seeds = torch.tensor([3, 0])
+    via_pyg = encoder(batch_from_pyg(graph.to_pyg(features), seeds))
+    torch.testing.assert_close(via_pyg, direct[seeds], rtol=1e-5, atol=1e-6)

@@ -32,6 +32,24 @@ def subgraph_batch(
                       num_seeds, n_id=n_id)  # fmt: skip
 
 
+def batch_from_pyg(data, seeds: torch.Tensor | None = None) -> GraphBatch:
+    """A whole-graph :class:`GraphBatch` from a ``torch_geometric.data.Data`` with ``x_<m>`` / ``has_<m>``
+    attributes (as :meth:`MultimodalGraph.to_pyg` writes them); ``seeds`` (default all nodes) come first."""
+    modalities = [key[2:] for key in data.keys() if key.startswith("x_")]  # noqa: SIM118 - Data iterates pairs
+    if not modalities:
+        raise ValueError("the Data object has no x_<modality> node features")
+    n = data.num_nodes
+    seeds = torch.arange(n) if seeds is None else seeds
+    rest = torch.ones(n, dtype=torch.bool)
+    rest[seeds] = False
+    order = torch.cat([seeds, torch.nonzero(rest).flatten()])
+    position = torch.empty(n, dtype=torch.long)
+    position[order] = torch.arange(n)
+    features = {m: data[f"x_{m}"][order] for m in modalities}
+    has = {m: data[f"has_{m}"][order] for m in modalities}
+    return GraphBatch(features, has, position[data.edge_index], len(seeds), n_id=order)
+
+
 def pool_graphs(nodes: torch.Tensor, graph_index: torch.Tensor, how: str = "mean") -> torch.Tensor:
     """Graph-level embeddings ``[G, D]`` from node embeddings ``[N, D]`` and each node's graph ``[N]``.
 
