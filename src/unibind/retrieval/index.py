@@ -1,0 +1,211 @@
+"""A vector index over items of any modality: exact search (chunked matmul + top-k) or FAISS, saved safely.
+
+Items have an id, a modality and a unit-norm vector; scores are inner products (cosine). ``exact``
+scores the queries against ``chunk_size`` items at a time and merges running top-k lists, so memory stays
+``O(queries * chunk_size)``; vectors can be stored as float32 or float16 (half the memory; scores are
+computed in float32). ``faiss-flat`` / ``faiss-ivf`` / ``faiss-hnsw`` build the matching FAISS inner-product
+index. A search may be restricted to some modalities (cross-modal search: a text query against images).
+
+On disk: ``vectors.safetensors`` and ``index.json`` (ids, modalities, dtype, backend), written to temporary
+names first and renamed into place, so a crash while saving leaves the previous index readable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+Backend = Literal["exact", "faiss-flat", "faiss-ivf", "faiss-hnsw"]
+FORMAT_VERSION = 1
+
+
+@dataclass
+class SearchResult:
+    """``scores: [Q, k]`` (descending) and ``ids[q][j]`` of the hits; fewer than ``k`` hits pad with ``-inf`` / None."""
+
+    scores: torch.Tensor
+    indices: torch.Tensor
+    ids: list[list[str | None]]
+
+
+def top_k_chunked(
+    queries: torch.Tensor, items: torch.Tensor, k: int, chunk_size: int = 65536
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact top-``k`` inner products of ``queries: [Q, D]`` against ``items: [N, D]`` (any float dtype).
+
+    Returns ``(scores [Q, k], indices [Q, k])``, best first; ties keep the lower index first.
+    """
+    q = queries.float()
+    best_scores = torch.full((q.shape[0], 0), float("-inf"))
+    best_indices = torch.zeros((q.shape[0], 0), dtype=torch.long)
+    for start in range(0, items.shape[0], chunk_size):
+        chunk = items[start : start + chunk_size].float()
+        scores = q @ chunk.T
+        take = min(k, scores.shape[1])
+        chunk_scores, chunk_indices = scores.topk(take, dim=1)
+        merged_scores = torch.cat([best_scores, chunk_scores], dim=1)
+        merged_indices = torch.cat([best_indices, chunk_indices + start], dim=1)
+        keep = min(k, merged_scores.shape[1])
+        best_scores, order = merged_scores.topk(keep, dim=1)
+        best_indices = merged_indices.gather(1, order)
+    return best_scores, best_indices
+
+
+class VectorIndex:
+    """Ids, modalities and vectors ``[N, D]``; exact or FAISS search.
+
+    Args:
+        dim: vector size.
+        dtype: storage of the vectors (``float32`` or ``float16``; exact search only for float16).
+        backend: ``exact``, ``faiss-flat``, ``faiss-ivf`` (``nlist`` cells, ``nprobe`` searched) or ``faiss-hnsw``
+            (``hnsw_m`` links, ``ef_search``).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        dtype: Literal["float32", "float16"] = "float32",
+        backend: Backend = "exact",
+        nlist: int = 1024,
+        nprobe: int = 16,
+        hnsw_m: int = 32,
+        ef_search: int = 128,
+    ) -> None:
+        if dtype not in ("float32", "float16"):
+            raise ValueError(f"dtype must be float32 or float16, got {dtype!r}")
+        if backend not in ("exact", "faiss-flat", "faiss-ivf", "faiss-hnsw"):
+            raise ValueError(f"unknown backend {backend!r}")
+        if backend != "exact" and dtype != "float32":
+            raise ValueError("FAISS backends store float32 vectors; use dtype='float32'")
+        self.dim, self.dtype, self.backend = dim, dtype, backend
+        self.options = {"nlist": nlist, "nprobe": nprobe, "hnsw_m": hnsw_m, "ef_search": ef_search}
+        self.ids: list[str] = []
+        self.modalities: list[str] = []
+        self.vectors = torch.empty(0, dim, dtype=getattr(torch, dtype))
+        self._faiss = None
+        self._position: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(self, ids: Sequence[str], vectors: torch.Tensor, modality: str | Sequence[str]) -> None:
+        """Append items; ``vectors: [n, dim]`` are stored unit-normalised. Ids must be new."""
+        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
+            raise ValueError(f"expected vectors [n, {self.dim}], got {tuple(vectors.shape)}")
+        if len(ids) != vectors.shape[0]:
+            raise ValueError(f"{len(ids)} ids for {vectors.shape[0]} vectors")
+        modalities = [modality] * len(ids) if isinstance(modality, str) else list(modality)
+        duplicate = next((i for i in ids if i in self._position), None)
+        if duplicate is not None or len(set(ids)) != len(ids):
+            raise ValueError(f"id {duplicate or 'repeated in this call'!r} is already in the index")
+        if not torch.isfinite(vectors).all():
+            raise ValueError("vectors contain NaN or inf")
+        unit = torch.nn.functional.normalize(vectors.float(), dim=-1).to(self.vectors.dtype)
+        for offset, item_id in enumerate(ids):
+            self._position[item_id] = len(self.ids) + offset
+        self.ids += list(ids)
+        self.modalities += modalities
+        self.vectors = torch.cat([self.vectors, unit])
+        self._faiss = None
+
+    def _faiss_index(self):
+        if self._faiss is None:
+            import faiss
+
+            data = self.vectors.float().numpy()
+            if self.backend == "faiss-flat":
+                index = faiss.IndexFlatIP(self.dim)
+            elif self.backend == "faiss-hnsw":
+                index = faiss.IndexHNSWFlat(self.dim, self.options["hnsw_m"], faiss.METRIC_INNER_PRODUCT)
+                index.hnsw.efSearch = self.options["ef_search"]
+            else:
+                quantizer = faiss.IndexFlatIP(self.dim)
+                nlist = max(1, min(self.options["nlist"], len(self) // 39))
+                index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+                index.train(data)
+                index.nprobe = min(self.options["nprobe"], nlist)
+            index.add(data)
+            self._faiss = (index, quantizer if self.backend == "faiss-ivf" else None)
+        return self._faiss[0]
+
+    def search(self, queries: torch.Tensor, k: int = 10, modalities: Sequence[str] | None = None) -> SearchResult:
+        """Top-``k`` items per query ``[Q, dim]`` (unit-normalised here), optionally only of ``modalities``."""
+        if queries.ndim == 1:
+            queries = queries.unsqueeze(0)
+        if queries.shape[1] != self.dim:
+            raise ValueError(f"queries have {queries.shape[1]} dimensions, the index {self.dim}")
+        if len(self) == 0:
+            raise ValueError("the index is empty")
+        queries = torch.nn.functional.normalize(queries.float(), dim=-1)
+        subset = None
+        if modalities is not None:
+            wanted = set(modalities)
+            subset = torch.tensor([i for i, m in enumerate(self.modalities) if m in wanted], dtype=torch.long)
+        if self.backend == "exact" or subset is not None:
+            items = self.vectors if subset is None else self.vectors[subset]
+            scores, indices = top_k_chunked(queries, items, k)
+            if subset is not None:
+                indices = subset[indices]
+        else:
+            scores_np, indices_np = self._faiss_index().search(queries.numpy().astype(np.float32), k)
+            scores, indices = torch.from_numpy(scores_np), torch.from_numpy(indices_np).long()
+        if scores.shape[1] < k:  # fewer items than k
+            pad = k - scores.shape[1]
+            scores = torch.cat([scores, torch.full((len(scores), pad), float("-inf"))], dim=1)
+            indices = torch.cat([indices, torch.full((len(indices), pad), -1)], dim=1)
+        ids = [[self.ids[i] if i >= 0 else None for i in row] for row in indices.tolist()]
+        return SearchResult(scores, indices, ids)
+
+    def vector(self, item_id: str) -> torch.Tensor:
+        return self.vectors[self._position[item_id]].float()
+
+    # -- persistence ------------------------------------------------------------------------------
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``vectors.safetensors`` and ``index.json`` atomically (temporary names, then renames)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "dim": self.dim,
+            "dtype": self.dtype,
+            "backend": self.backend,
+            "options": self.options,
+            "ids": self.ids,
+            "modalities": self.modalities,
+        }
+        vectors_tmp, meta_tmp = directory / ".vectors.safetensors.tmp", directory / ".index.json.tmp"
+        save_file({"vectors": self.vectors.contiguous()}, str(vectors_tmp), metadata={"count": str(len(self))})
+        meta_tmp.write_text(json.dumps(meta))
+        for tmp in (vectors_tmp, meta_tmp):
+            with tmp.open("rb") as handle:
+                os.fsync(handle.fileno())
+        os.replace(vectors_tmp, directory / "vectors.safetensors")
+        os.replace(meta_tmp, directory / "index.json")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> VectorIndex:
+        """Read an index written by :meth:`save`; a mismatch between the two files raises."""
+        directory = Path(directory)
+        meta_path = directory / "index.json"
+        if not meta_path.is_file():
+            raise FileNotFoundError(f"{meta_path} not found: not a unibind index")
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{meta_path}: format_version {meta.get('format_version')} is not {FORMAT_VERSION}")
+        index = cls(meta["dim"], meta["dtype"], meta["backend"], **meta["options"])
+        vectors = load_file(str(directory / "vectors.safetensors"))["vectors"]
+        if vectors.shape != (len(meta["ids"]), meta["dim"]):
+            raise ValueError(f"{directory}: {vectors.shape[0]} vectors for {len(meta['ids'])} ids")
+        index.ids, index.modalities, index.vectors = list(meta["ids"]), list(meta["modalities"]), vectors
+        index._position = {item_id: i for i, item_id in enumerate(index.ids)}
+        return index

@@ -1,0 +1,102 @@
+"""Exact search equals a full sort, FAISS flat equals exact, saving survives a crash, fusion by hand."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from unibind.retrieval import VectorIndex, fuse, rrf_fusion, top_k_chunked, zscore_fusion
+
+
+def _data(n: int = 500, d: int = 16, q: int = 7) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    return torch.randn(n, d, generator=generator), torch.randn(q, d, generator=generator)
+
+
+def test_chunked_top_k_equals_a_full_sort() -> None:
+    items, queries = _data()
+    scores, indices = top_k_chunked(queries, items, k=10, chunk_size=37)
+    full = queries @ items.T
+    expected = torch.sort(full, dim=1, descending=True)
+    torch.testing.assert_close(scores, expected.values[:, :10])
+    assert torch.equal(indices, expected.indices[:, :10])
+
+
+def test_float16_storage_keeps_the_ranking_close() -> None:
+    items, queries = _data()
+    exact, half = VectorIndex(16), VectorIndex(16, dtype="float16")
+    ids = [f"d{i}" for i in range(len(items))]
+    exact.add(ids, items, "text")
+    half.add(ids, items, "text")
+    assert half.vectors.dtype == torch.float16
+    a, b = exact.search(queries, 10), half.search(queries, 10)
+    overlap = sum(len(set(x) & set(y)) for x, y in zip(a.ids, b.ids, strict=True)) / (10 * len(queries))
+    assert overlap > 0.9
+
+
+@pytest.mark.parametrize("backend", ["faiss-flat", "faiss-hnsw", "faiss-ivf"])
+def test_faiss_backends(backend: str) -> None:
+    pytest.importorskip("faiss", reason="faiss-cpu is not installed")
+    items, queries = _data(2000)
+    ids = [f"d{i}" for i in range(len(items))]
+    exact, other = VectorIndex(16), VectorIndex(16, backend=backend, nlist=16, nprobe=16)
+    exact.add(ids, items, "text")
+    other.add(ids, items, "text")
+    a, b = exact.search(queries, 10), other.search(queries, 10)
+    if backend == "faiss-flat":
+        assert a.ids == b.ids
+        torch.testing.assert_close(a.scores, b.scores, rtol=1e-5, atol=1e-5)
+    else:  # approximate, but with these settings nearly exact
+        overlap = sum(len(set(x) & set(y)) for x, y in zip(a.ids, b.ids, strict=True)) / (10 * len(queries))
+        assert overlap >= 0.9
+
+
+def test_cross_modal_search_and_padding() -> None:
+    index = VectorIndex(3)
+    index.add(["img"], torch.tensor([[1.0, 0, 0]]), "image")
+    index.add(["txt", "aud"], torch.tensor([[1.0, 0.1, 0], [0.9, 0, 0.1]]), ["text", "audio"])
+    result = index.search(torch.tensor([1.0, 0, 0]), k=2, modalities=["image", "audio"])
+    assert result.ids == [["img", "aud"]]
+    padded = index.search(torch.tensor([1.0, 0, 0]), k=5)
+    assert padded.ids[0][3:] == [None, None]
+    with pytest.raises(ValueError, match="already in the index"):
+        index.add(["img"], torch.ones(1, 3), "image")
+    with pytest.raises(ValueError, match="NaN or inf"):
+        index.add(["x"], torch.tensor([[float("nan"), 0, 0]]), "image")
+
+
+def test_save_load_and_a_crash_mid_save(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    items, queries = _data(50)
+    index = VectorIndex(16, dtype="float16")
+    index.add([f"d{i}" for i in range(50)], items, "text")
+    index.save(tmp_path / "idx")
+    loaded = VectorIndex.load(tmp_path / "idx")
+    assert loaded.ids == index.ids
+    assert torch.equal(loaded.vectors, index.vectors)
+    assert loaded.search(queries, 5).ids == index.search(queries, 5).ids
+    bigger = VectorIndex(16)
+    bigger.add([f"e{i}" for i in range(80)], torch.randn(80, 16), "text")
+
+    import unibind.retrieval.index as module
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies between writing and renaming
+
+    monkeypatch.setattr(module.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        bigger.save(tmp_path / "idx")
+    monkeypatch.undo()
+    survivor = VectorIndex.load(tmp_path / "idx")  # the previous index is intact
+    assert survivor.ids == index.ids
+
+
+def test_fusion_by_hand() -> None:
+    a = {"x": 3.0, "y": 1.0}  # z: x +1, y -1
+    b = {"y": 10.0, "z": 0.0}  # z: y +1, z -1
+    assert zscore_fusion([a, b]) == {"x": 1.0, "y": 0.0, "z": -1.0}
+    rrf = rrf_fusion([a, b], k=60)
+    assert rrf["y"] == pytest.approx(1 / 62 + 1 / 61)
+    assert next(item for item, _ in fuse([a, b], "rrf")) == "y"
+    assert [item for item, _ in fuse([a, b], "zscore", top_k=1)] == ["x"]
+    with pytest.raises(ValueError, match="zscore or rrf"):
+        fuse([a], "max")
