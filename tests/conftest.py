@@ -77,8 +77,8 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "movie",
     ]
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *(f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz")]
-    (root / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    BertTokenizerFast(vocab_file=str(root / "vocab.txt")).save_pretrained(root)
+    # transformers 5 builds the WordPiece model from a dict (vocab_file alone leaves only the special tokens)
+    BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(root)
     config = BertConfig(
         vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
     )
