@@ -22,6 +22,19 @@ def test_chunked_top_k_equals_a_full_sort() -> None:
     assert torch.equal(indices, expected.indices[:, :10])
 
 
+def test_half_precision_candidates_are_rescored_exactly() -> None:
+    from unibind.retrieval.index import top_k_half
+
+    generator = torch.Generator().manual_seed(1)
+    items = torch.nn.functional.normalize(torch.randn(20000, 64, generator=generator), dim=1).half()
+    queries = torch.nn.functional.normalize(torch.randn(12, 64, generator=generator), dim=1)
+    reference = torch.sort(queries @ items.float().T, dim=1, descending=True)
+    for batch in (queries, queries[:1]):  # the batched bfloat16 path and the float16 matrix-vector path
+        scores, indices = top_k_half(batch, items, k=10)
+        torch.testing.assert_close(scores, reference.values[: len(batch), :10])
+        assert torch.equal(indices, reference.indices[: len(batch), :10])
+
+
 def test_float16_storage_keeps_the_ranking_close() -> None:
     items, queries = _data()
     exact, half = VectorIndex(16), VectorIndex(16, dtype="float16")

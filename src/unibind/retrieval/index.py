@@ -2,8 +2,8 @@
 
 Items have an id, a modality and a unit-norm vector; scores are inner products (cosine). ``exact``
 scores the queries against ``chunk_size`` items at a time and merges running top-k lists, so memory stays
-``O(queries * chunk_size)``; vectors can be stored as float32 or float16 (half the memory; scores are
-computed in float32). ``faiss-flat`` / ``faiss-ivf`` / ``faiss-hnsw`` build the matching FAISS inner-product
+``O(queries * chunk_size)``; vectors can be stored as float32 or float16 (half the memory: candidates come
+from 16-bit scores and are re-scored exactly in float32, see :func:`top_k_half`). ``faiss-flat`` / ``faiss-ivf`` / ``faiss-hnsw`` build the matching FAISS inner-product
 index. A search may be restricted to some modalities (cross-modal search: a text query against images).
 
 On disk: ``vectors.safetensors`` and ``index.json`` (ids, modalities, dtype, backend), written to temporary
@@ -37,26 +37,59 @@ class SearchResult:
 
 
 def top_k_chunked(
-    queries: torch.Tensor, items: torch.Tensor, k: int, chunk_size: int = 65536
+    queries: torch.Tensor, items: torch.Tensor, k: int, chunk_size: int = 8192
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact top-``k`` inner products of ``queries: [Q, D]`` against ``items: [N, D]`` (any float dtype).
+    """Exact top-``k`` inner products of ``queries: [Q, D]`` against ``items: [N, D]``.
 
-    Returns ``(scores [Q, k], indices [Q, k])``, best first; ties keep the lower index first.
+    Returns ``(scores [Q, k], indices [Q, k])``, best first. float32 items: scores ``chunk_size`` items at a
+    time and merges running top-k lists (small chunks keep the score block in cache). 16-bit items: see
+    :func:`top_k_half`.
     """
+    if items.dtype in (torch.float16, torch.bfloat16):
+        return top_k_half(queries, items, k, chunk_size)
     q = queries.float()
+    if q.shape[0] == 1:  # one query: a matrix-vector product over everything at once
+        scores, indices = torch.mv(items, q[0]).topk(min(k, items.shape[0]))
+        return scores.unsqueeze(0), indices.unsqueeze(0)
     best_scores = torch.full((q.shape[0], 0), float("-inf"))
     best_indices = torch.zeros((q.shape[0], 0), dtype=torch.long)
     for start in range(0, items.shape[0], chunk_size):
-        chunk = items[start : start + chunk_size].float()
-        scores = q @ chunk.T
-        take = min(k, scores.shape[1])
-        chunk_scores, chunk_indices = scores.topk(take, dim=1)
+        scores = q @ items[start : start + chunk_size].T
+        chunk_scores, chunk_indices = scores.topk(min(k, scores.shape[1]), dim=1)
         merged_scores = torch.cat([best_scores, chunk_scores], dim=1)
         merged_indices = torch.cat([best_indices, chunk_indices + start], dim=1)
-        keep = min(k, merged_scores.shape[1])
-        best_scores, order = merged_scores.topk(keep, dim=1)
+        best_scores, order = merged_scores.topk(min(k, merged_scores.shape[1]), dim=1)
         best_indices = merged_indices.gather(1, order)
     return best_scores, best_indices
+
+
+def top_k_half(
+    queries: torch.Tensor, items: torch.Tensor, k: int, chunk_size: int = 8192, overfetch: int = 22
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-``k`` over 16-bit ``items``: candidates from 16-bit scores, then exact float32 re-scoring.
+
+    ``k + overfetch`` candidates per query come from scores computed in 16 bits (one query: a float16
+    matrix-vector product; a batch: bfloat16 matrix products, chunk by chunk); the candidates are then
+    scored in float32 against the stored vectors, so the returned scores are exact and the ranking misses a
+    true top-k item only when 16-bit rounding pushes it below ``k + overfetch`` others.
+    """
+    q = queries.float()
+    take = min(items.shape[0], k + overfetch)
+    if q.shape[0] == 1:
+        candidates = torch.mv(items, q[0].to(items.dtype)).float().topk(take).indices.unsqueeze(0)
+    else:
+        qb = q.to(torch.bfloat16)
+        scores_parts, index_parts = [], []
+        for start in range(0, items.shape[0], chunk_size):
+            block = qb @ items[start : start + chunk_size].to(torch.bfloat16).T
+            values, indices = block.topk(min(take, block.shape[1]), dim=1)
+            scores_parts.append(values.float())
+            index_parts.append(indices + start)
+        merged, positions = torch.cat(scores_parts, dim=1), torch.cat(index_parts, dim=1)
+        candidates = positions.gather(1, merged.topk(take, dim=1).indices)
+    exact = torch.einsum("qd,qcd->qc", q, items[candidates].float())
+    scores, order = exact.topk(min(k, take), dim=1)
+    return scores, candidates.gather(1, order)
 
 
 class VectorIndex:

@@ -1,0 +1,92 @@
+"""Exact top-10 inner-product search: unibind's VectorIndex (float32 and float16 storage) vs faiss.IndexFlatIP.
+
+Same unit-norm random vectors, same queries, same process, 2 threads each. Throughput in queries per
+second for a batch of queries and for single queries. The last line's ratio is unibind float32 batched
+over FAISS batched (goal 1.0); ``float16_ratio`` is unibind with float16 storage over FAISS (goal 1.7).
+Results are checked: every unibind top-10 list must equal FAISS's (float32) or match its ids at >= 99%
+(float16, whose scores are rounded).
+
+    .venv/bin/python benchmarks/exact_search.py            # 1,000,000 x 384
+    .venv/bin/python benchmarks/exact_search.py --quick    # 200,000 x 384
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import median_seconds, report  # noqa: E402
+
+from unibind.retrieval import VectorIndex  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="200k items, fewer repeats")
+    parser.add_argument("--items", type=int, default=None)
+    args = parser.parse_args()
+    import faiss
+
+    threads = 2
+    torch.set_num_threads(threads)
+    faiss.omp_set_num_threads(threads)
+    n = args.items or (200_000 if args.quick else 1_000_000)
+    dim, batch, singles, k = 384, 1000, 100, 10
+    repeats = 2 if args.quick else 3
+    generator = torch.Generator().manual_seed(0)
+    items = torch.nn.functional.normalize(torch.randn(n, dim, generator=generator), dim=1)
+    queries = torch.nn.functional.normalize(torch.randn(batch, dim, generator=generator), dim=1)
+    ids = [str(i) for i in range(n)]
+
+    flat = faiss.IndexFlatIP(dim)
+    flat.add(items.numpy())
+    indexes = {}
+    for dtype in ("float32", "float16"):
+        index = VectorIndex(dim, dtype=dtype)
+        index.add(ids, items, "text")
+        indexes[dtype] = index
+
+    q_np = queries.numpy()
+    _, faiss_top = flat.search(q_np, k)
+    for dtype, index in indexes.items():
+        ours = index.search(queries, k).indices.numpy()
+        agreement = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(ours, faiss_top, strict=True)]))
+        needed = 1.0 if dtype == "float32" else 0.99
+        if agreement < needed:
+            raise SystemExit(f"{dtype} top-{k} agrees with FAISS on only {agreement:.4f} of the ids")
+
+    timings = {
+        "faiss_batched": median_seconds(lambda: flat.search(q_np, k), repeats) / batch,
+        "faiss_single": median_seconds(lambda: [flat.search(q_np[i : i + 1], k) for i in range(singles)], repeats)
+        / singles,
+    }
+    for dtype, index in indexes.items():
+        timings[f"{dtype}_batched"] = median_seconds(lambda index=index: index.search(queries, k), repeats) / batch
+        timings[f"{dtype}_single"] = (
+            median_seconds(lambda index=index: [index.search(queries[i], k) for i in range(singles)], repeats)
+            / singles
+        )
+    qps = {name: round(1 / seconds, 1) for name, seconds in timings.items()}
+    for name, value in qps.items():
+        print(f"{name:>16}: {value:10.1f} queries/s")
+    report(
+        "exact_search",
+        qps["float32_batched"] / qps["faiss_batched"],
+        1.0,
+        f"faiss.IndexFlatIP, {n:,} x {dim} float32, top-{k}, {batch} queries batched, {threads} threads",
+        float16_ratio=round(qps["float16_batched"] / qps["faiss_batched"], 3),
+        float16_goal=1.7,
+        single_ratio=round(qps["float32_single"] / qps["faiss_single"], 3),
+        float16_single_ratio=round(qps["float16_single"] / qps["faiss_single"], 3),
+        queries_per_second=qps,
+        items=n,
+    )
+
+
+if __name__ == "__main__":
+    main()
