@@ -72,8 +72,10 @@ def build_prompt(
     used = special + count(frame)
     if used > max_tokens:
         raise ValueError(f"the instruction and query alone take {used} tokens, more than max_tokens={max_tokens}")
-    ids = [tokenizer(doc, add_special_tokens=False)["input_ids"] for doc in documents]
-    markers = [count(f"[{i + 1}] ") + count("\n") for i in range(len(documents))]
+    # one tokenizer call for all documents and one for all markers (the fast tokenizers batch in Rust)
+    ids = tokenizer(list(documents), add_special_tokens=False)["input_ids"] if documents else []
+    marker_ids = tokenizer([f"[{i + 1}] \n" for i in range(len(documents))], add_special_tokens=False)["input_ids"]
+    markers = [len(x) for x in marker_ids] if documents else []
     included, kept = len(documents), []
     while included:
         budget = max_tokens - used - sum(markers[:included])

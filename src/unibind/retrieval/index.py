@@ -3,8 +3,9 @@
 Items have an id, a modality and a unit-norm vector; scores are inner products (cosine). ``exact``
 scores the queries against ``chunk_size`` items at a time and merges running top-k lists, so memory stays
 ``O(queries * chunk_size)``; vectors can be stored as float32 or float16 (half the memory: candidates come
-from 16-bit scores and are re-scored exactly in float32, see :func:`top_k_half`). ``faiss-flat`` / ``faiss-ivf`` / ``faiss-hnsw`` build the matching FAISS inner-product
-index. A search may be restricted to some modalities (cross-modal search: a text query against images).
+from 16-bit scores and are re-scored exactly in float32, see :func:`top_k_half`). ``faiss-flat`` /
+``faiss-ivf`` / ``faiss-hnsw`` build the matching FAISS inner-product index. A search may be restricted to
+some modalities (cross-modal search: a text query against images).
 
 On disk: ``vectors.safetensors`` and ``index.json`` (ids, modalities, dtype, backend), written to temporary
 names first and renamed into place, so a crash while saving leaves the previous index readable.
