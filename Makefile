@@ -49,6 +49,8 @@ bench: install
 	$(PY) benchmarks/moe_dispatch.py --quick
 	$(PY) benchmarks/training_throughput.py --quick
 	$(PY) benchmarks/audio_pipeline.py --quick
+	$(PY) benchmarks/exact_search.py --quick
+	$(PY) benchmarks/rerank_latency.py --quick
 
 clean:
 	rm -rf $(VENV) runs

@@ -13,16 +13,12 @@ Results are checked: every unibind top-10 list must equal FAISS's (float32) or m
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 import torch
+from _common import median_seconds, report
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import median_seconds, report  # noqa: E402
-
-from unibind.retrieval import VectorIndex  # noqa: E402
+from unibind.retrieval import VectorIndex
 
 
 def main() -> None:
@@ -68,8 +64,7 @@ def main() -> None:
     for dtype, index in indexes.items():
         timings[f"{dtype}_batched"] = median_seconds(lambda index=index: index.search(queries, k), repeats) / batch
         timings[f"{dtype}_single"] = (
-            median_seconds(lambda index=index: [index.search(queries[i], k) for i in range(singles)], repeats)
-            / singles
+            median_seconds(lambda index=index: [index.search(queries[i], k) for i in range(singles)], repeats) / singles
         )
     qps = {name: round(1 / seconds, 1) for name, seconds in timings.items()}
     for name, value in qps.items():

@@ -11,18 +11,15 @@ BM25 top 100. E2Rank: build the listwise prompt (20 documents, 512-token budget)
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import torch
+from _common import report
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import report  # noqa: E402
-
-from unibind.encoders import HFTextEncoder  # noqa: E402
-from unibind.evaluation.beir import bm25_run, read_beir  # noqa: E402
-from unibind.rerank import E2RankReranker  # noqa: E402
+from unibind.encoders import HFTextEncoder
+from unibind.evaluation.beir import bm25_run, read_beir
+from unibind.rerank import E2RankReranker
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "fixtures" / "beir_scifact"
