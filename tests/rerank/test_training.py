@@ -51,3 +51,17 @@ def test_a_few_steps_lower_the_loss(tiny_bert_dir: Path) -> None:
         task.training_step(examples, 0).backward()
         optimizer.step()
     assert task.training_step(examples, 0) < first
+
+
+def test_train_command_saves_a_loadable_encoder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_bert_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from unibind.cli import main
+    from unibind.encoders import HFTextEncoder
+
+    monkeypatch.setenv("UNIBIND_CACHE", str(tmp_path / "cache"))
+    argv = ["train", "e2rank", "--data", str(FIXTURE), "--split", "test", "--encoder", str(tiny_bert_dir)]
+    assert main([*argv, "--out", str(tmp_path / "e2rank"), "--batch-size", "8"]) == 0
+    assert "trained on 20 queries, 3 steps" in capsys.readouterr().out
+    reloaded = HFTextEncoder(str(tmp_path / "e2rank"), pooling="mean", max_length=64)
+    assert reloaded(["the cat"]).shape == (1, 32)

@@ -157,6 +157,7 @@ def train_e2rank(
     doc_embeddings = dict(zip(docs.doc_ids, docs.index.vectors.float(), strict=True))
     examples = teacher_examples(data, bm25_run(data, query_ids, k=depth), depth)
     student = HFTextEncoder(encoder, pooling="mean", max_length=512)
+    student.eval()  # dropout off: a short fine-tune (one epoch over ~800 queries by default) of a pretrained encoder
     task = E2RankTask(student, doc_embeddings, num_input_docs=depth, lr=lr)
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     trainer = L.Trainer(
@@ -167,6 +168,7 @@ def train_e2rank(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+        warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")  # dropout off, on purpose
         trainer.fit(task, train_dataloaders=loader)
     out = Path(out)
     student.model.save_pretrained(out)
