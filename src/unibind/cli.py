@@ -58,6 +58,22 @@ def build_parser() -> argparse.ArgumentParser:
     beir.add_argument("--num-input-docs", type=int, nargs="+", default=[5, 10, 20], help="documents in the prompt")
     beir.add_argument("--reranker", nargs="*", default=[], help="fine-tuned E2Rank encoder folders to add as rows")
     beir.add_argument("--out", default=None, help="write the results as JSON here")
+    index = commands.add_parser("index", help="vector indexes")
+    index_commands = index.add_subparsers(dest="index_command", metavar="INDEX_COMMAND", required=True)
+    ibuild = index_commands.add_parser("build", help="embed a manifest with a saved model into an index")
+    ibuild.add_argument("--model", required=True, help="a saved unibind model")
+    ibuild.add_argument("--manifest", required=True, help="JSONL/CSV/TSV manifest")
+    ibuild.add_argument("--modalities", nargs="+", required=True, help="modalities to index (each gets vectors)")
+    ibuild.add_argument("--out", required=True, help="index folder")
+    ibuild.add_argument("--dtype", default="float32", choices=["float32", "float16"])
+    ibuild.add_argument("--backend", default="exact", choices=["exact", "faiss-flat", "faiss-ivf", "faiss-hnsw"])
+    ibuild.add_argument("--on-error", default="raise", choices=["raise", "skip"])
+    search = commands.add_parser("search", help="search an index with a text query")
+    search.add_argument("--model", required=True)
+    search.add_argument("--index", required=True)
+    search.add_argument("--text", required=True, help="the query")
+    search.add_argument("-k", type=int, default=10)
+    search.add_argument("--modalities", nargs="*", default=None, help="only items of these modalities")
     train = commands.add_parser("train", help="task-specific training")
     train_commands = train.add_subparsers(dest="train_command", metavar="TASK", required=True)
     e2rank = train_commands.add_parser("e2rank", help="fine-tune a text encoder as an E2Rank reranker on BEIR qrels")
@@ -151,6 +167,22 @@ def main(argv: list[str] | None = None) -> int:
         gif = save_gif(positions, stem.with_suffix(".gif"))
         strip = save_keyframes(positions, stem.with_suffix(".png"), count=args.keyframes, title=Path(args.path).name)
         print(f"{len(positions)} frames at 20 fps: {gif}, {strip}")
+        return 0
+    if args.command == "index" and args.index_command == "build":
+        from unibind.retrieval.build import build_index
+
+        built = build_index(
+            args.model, args.manifest, args.modalities, args.out, args.dtype, args.backend, on_error=args.on_error
+        )
+        print(f"indexed {len(built)} vectors ({', '.join(sorted(set(built.modalities)))}) into {args.out}")
+        return 0
+    if args.command == "search":
+        from unibind.retrieval.build import search_text
+
+        for rank, (item, score) in enumerate(
+            search_text(args.model, args.index, args.text, args.k, args.modalities), 1
+        ):
+            print(f"{rank:3d}. {score:.4f}  {item}")
         return 0
     if args.command == "train" and args.train_command == "e2rank":
         from unibind.rerank.training import train_e2rank
