@@ -67,22 +67,34 @@ def top_k_chunked(
 def top_k_half(
     queries: torch.Tensor, items: torch.Tensor, k: int, chunk_size: int = 8192, overfetch: int = 22
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``k`` over 16-bit ``items``: candidates from 16-bit scores, then exact float32 re-scoring.
+    """Top-``k`` over 16-bit ``items``: candidates from 16-bit scores, then exact float32 re-scoring."""
+    return top_k_rescored(queries, items, items, k, chunk_size, overfetch)
 
-    ``k + overfetch`` candidates per query come from scores computed in 16 bits (one query: a float16
-    matrix-vector product; a batch: bfloat16 matrix products, chunk by chunk); the candidates are then
-    scored in float32 against the stored vectors, so the returned scores are exact and the ranking misses a
-    true top-k item only when 16-bit rounding pushes it below ``k + overfetch`` others.
+
+def top_k_rescored(
+    queries: torch.Tensor,
+    items: torch.Tensor,
+    approximate: torch.Tensor,
+    k: int,
+    chunk_size: int = 8192,
+    overfetch: int = 22,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-``k``: ``k + overfetch`` candidates from 16-bit scores against ``approximate`` (a 16-bit copy of
+    ``items``, or ``items`` themselves), then those candidates scored in float32 against ``items``.
+
+    One query: a 16-bit matrix-vector product; a batch: bfloat16 matrix products chunk by chunk (AVX-512
+    BF16 where the CPU has it). Returned scores are exact for the stored vectors; a true top-k item is
+    missed only when 16-bit rounding pushes it below ``k + overfetch`` others.
     """
     q = queries.float()
     take = min(items.shape[0], k + overfetch)
     if q.shape[0] == 1:
-        candidates = torch.mv(items, q[0].to(items.dtype)).float().topk(take).indices.unsqueeze(0)
+        candidates = torch.mv(approximate, q[0].to(approximate.dtype)).float().topk(take).indices.unsqueeze(0)
     else:
         qb = q.to(torch.bfloat16)
         scores_parts, index_parts = [], []
-        for start in range(0, items.shape[0], chunk_size):
-            block = qb @ items[start : start + chunk_size].to(torch.bfloat16).T
+        for start in range(0, approximate.shape[0], chunk_size):
+            block = qb @ approximate[start : start + chunk_size].to(torch.bfloat16).T
             values, indices = block.topk(min(take, block.shape[1]), dim=1)
             scores_parts.append(values.float())
             index_parts.append(indices + start)
@@ -101,6 +113,8 @@ class VectorIndex:
         dtype: storage of the vectors (``float32`` or ``float16``; exact search only for float16).
         backend: ``exact``, ``faiss-flat``, ``faiss-ivf`` (``nlist`` cells, ``nprobe`` searched) or ``faiss-hnsw``
             (``hnsw_m`` links, ``ef_search``).
+        bf16_shadow: float32 exact indexes keep a bfloat16 copy of the vectors to score candidates
+            (:func:`top_k_rescored`; 1.5x the memory, about 1.5x the batched throughput); False: plain float32.
     """
 
     def __init__(
@@ -112,6 +126,7 @@ class VectorIndex:
         nprobe: int = 16,
         hnsw_m: int = 32,
         ef_search: int = 128,
+        bf16_shadow: bool = True,
     ) -> None:
         if dtype not in ("float32", "float16"):
             raise ValueError(f"dtype must be float32 or float16, got {dtype!r}")
@@ -121,6 +136,8 @@ class VectorIndex:
             raise ValueError("FAISS backends store float32 vectors; use dtype='float32'")
         self.dim, self.dtype, self.backend = dim, dtype, backend
         self.options = {"nlist": nlist, "nprobe": nprobe, "hnsw_m": hnsw_m, "ef_search": ef_search}
+        self.options["bf16_shadow"] = bf16_shadow
+        self._shadow: torch.Tensor | None = None
         self.ids: list[str] = []
         self.modalities: list[str] = []
         self.vectors = torch.empty(0, dim, dtype=getattr(torch, dtype))
@@ -149,6 +166,7 @@ class VectorIndex:
         self.modalities += modalities
         self.vectors = torch.cat([self.vectors, unit])
         self._faiss = None
+        self._shadow = None
 
     def _faiss_index(self):
         if self._faiss is None:
@@ -185,7 +203,13 @@ class VectorIndex:
             subset = torch.tensor([i for i, m in enumerate(self.modalities) if m in wanted], dtype=torch.long)
         if self.backend == "exact" or subset is not None:
             items = self.vectors if subset is None else self.vectors[subset]
-            scores, indices = top_k_chunked(queries, items, k)
+            if self.dtype == "float32" and self.options["bf16_shadow"]:
+                if self._shadow is None:
+                    self._shadow = self.vectors.bfloat16()
+                shadow = self._shadow if subset is None else self._shadow[subset]
+                scores, indices = top_k_rescored(queries, items, shadow, k)
+            else:
+                scores, indices = top_k_chunked(queries, items, k)
             if subset is not None:
                 indices = subset[indices]
         else:
