@@ -65,10 +65,39 @@ def top_k_chunked(
 
 
 def top_k_half(
-    queries: torch.Tensor, items: torch.Tensor, k: int, chunk_size: int = 8192, overfetch: int = 22
+    queries: torch.Tensor, items: torch.Tensor, k: int, chunk_size: int = 16384, overfetch: int = 22
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``k`` over 16-bit ``items``: candidates from 16-bit scores, then exact float32 re-scoring."""
     return top_k_rescored(queries, items, items, k, chunk_size, overfetch)
+
+
+def _threshold_candidates(qb: torch.Tensor, approximate: torch.Tensor, take: int, chunk_size: int) -> torch.Tensor:
+    """``[Q, take]`` candidate rows: a running pool per query, raised chunk by chunk.
+
+    The first chunk's top-``take`` starts each query's pool; in later chunks only scores above the query's
+    current ``take``-th best are gathered (a comparison and ``nonzero``, far cheaper than a top-k over every
+    score) and merged into the pool.
+    """
+    n, num_queries = approximate.shape[0], qb.shape[0]
+    first = (qb @ approximate[:chunk_size].to(torch.bfloat16).T).float()
+    pool_scores, pool_rows = first.topk(min(take, first.shape[1]), dim=1)
+    for start in range(chunk_size, n, chunk_size):
+        block = qb @ approximate[start : start + chunk_size].to(torch.bfloat16).T
+        query_rows, columns = (block > pool_scores[:, -1:].to(block.dtype)).nonzero(as_tuple=True)
+        if len(query_rows) == 0:
+            continue
+        counts = torch.bincount(query_rows, minlength=num_queries)
+        position = torch.arange(len(query_rows)) - (torch.cumsum(counts, 0) - counts)[query_rows]
+        width = int(counts.max())
+        new_scores = torch.full((num_queries, width), float("-inf"))
+        new_rows = torch.full((num_queries, width), -1, dtype=torch.long)
+        new_scores[query_rows, position] = block[query_rows, columns].float()
+        new_rows[query_rows, position] = columns + start
+        merged_scores = torch.cat([pool_scores, new_scores], dim=1)
+        merged_rows = torch.cat([pool_rows, new_rows], dim=1)
+        pool_scores, order = merged_scores.topk(take, dim=1)
+        pool_rows = merged_rows.gather(1, order)
+    return pool_rows
 
 
 def top_k_rescored(
@@ -76,14 +105,15 @@ def top_k_rescored(
     items: torch.Tensor,
     approximate: torch.Tensor,
     k: int,
-    chunk_size: int = 8192,
+    chunk_size: int = 16384,
     overfetch: int = 22,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``k``: ``k + overfetch`` candidates from 16-bit scores against ``approximate`` (a 16-bit copy of
     ``items``, or ``items`` themselves), then those candidates scored in float32 against ``items``.
 
     One query: a 16-bit matrix-vector product; a batch: bfloat16 matrix products chunk by chunk (AVX-512
-    BF16 where the CPU has it). Returned scores are exact for the stored vectors; a true top-k item is
+    BF16 where the CPU has it) with a running per-query threshold (:func:`_threshold_candidates`). Returned
+    scores are exact for the stored vectors; a true top-k item is
     missed only when 16-bit rounding pushes it below ``k + overfetch`` others.
     """
     q = queries.float()
@@ -91,15 +121,7 @@ def top_k_rescored(
     if q.shape[0] == 1:
         candidates = torch.mv(approximate, q[0].to(approximate.dtype)).float().topk(take).indices.unsqueeze(0)
     else:
-        qb = q.to(torch.bfloat16)
-        scores_parts, index_parts = [], []
-        for start in range(0, approximate.shape[0], chunk_size):
-            block = qb @ approximate[start : start + chunk_size].to(torch.bfloat16).T
-            values, indices = block.topk(min(take, block.shape[1]), dim=1)
-            scores_parts.append(values.float())
-            index_parts.append(indices + start)
-        merged, positions = torch.cat(scores_parts, dim=1), torch.cat(index_parts, dim=1)
-        candidates = positions.gather(1, merged.topk(take, dim=1).indices)
+        candidates = _threshold_candidates(q.to(torch.bfloat16), approximate, take, chunk_size)
     exact = torch.einsum("qd,qcd->qc", q, items[candidates].float())
     scores, order = exact.topk(min(k, take), dim=1)
     return scores, candidates.gather(1, order)
