@@ -10,8 +10,6 @@ of GraphMAE / UniGraph2, ``(1 - cos(x_hat, x)) ** gamma`` (Hou et al. 2022, http
 
 from __future__ import annotations
 
-import logging
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 
 import lightning as L
@@ -25,6 +23,7 @@ from unibind.graphs.sampling import NeighborIndex, neighbor_batches
 from unibind.modalities import GraphBatch
 from unibind.objectives import InfoNCELoss
 from unibind.objectives.contrastive import mean_positive_nll
+from unibind.training.quiet import quiet_fit
 
 
 def scaled_cosine_error(predicted: torch.Tensor, target: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
@@ -154,21 +153,7 @@ class GraphModule(L.LightningModule):
 
 def fit_graph(module: GraphModule, data: SampledGraph, epochs: int, progress: bool = True) -> UnifiedEmbedder:
     """Train ``module`` for ``epochs`` passes over ``data`` on the CPU; returns its embedder in eval mode."""
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_epochs=epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=progress,
-        log_every_n_steps=1,
-    )
-    with warnings.catch_warnings():  # an iterable dataset of whole batches: Lightning's worker hint does not apply
-        warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=r"Your `IterableDataset` has `__len__` defined")
-        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
-        trainer.fit(module, train_dataloaders=DataLoader(data, batch_size=None))
+    quiet_fit(module, epochs, progress, train_dataloaders=DataLoader(data, batch_size=None))
     return module.embedder.eval()
 
 

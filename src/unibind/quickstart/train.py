@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import random
-import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol
@@ -20,6 +18,7 @@ from unibind.fusion import Aligner, DenseAligner, IdentityAligner, MoEAligner
 from unibind.quickstart.features import FeatureTable
 from unibind.quickstart.motion import motion_encoder
 from unibind.training import UnibindModule
+from unibind.training.quiet import quiet_fit
 
 Variant = Literal["untrained", "dense", "moe"]
 
@@ -166,24 +165,11 @@ def train_variant(
     train = CaptionPairs(table, table.items("train"), extras=[(extra, extra.items("train")) for extra in extras])
     val_extras = [(extra, extra.items("val")) for extra in extras if len(extra.items("val"))]
     val = CaptionPairs(table, table.items("val"), english_names=True, extras=val_extras)
-    # the trainer's start-up banner (accelerators, tips) would repeat for every variant
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_epochs=epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=progress,
-        log_every_n_steps=1,
-        check_val_every_n_epoch=max(1, epochs // 4),
-        num_sanity_val_steps=0,
+    quiet_fit(
+        module,
+        epochs,
+        progress,
+        train_dataloaders=DataLoader(train, batch_size=batch_size, shuffle=True, collate_fn=train.collate),
+        val_dataloaders=DataLoader(val, batch_size=batch_size, collate_fn=val.collate),
     )
-    with warnings.catch_warnings():  # Lightning 2.6 still calls a torch API torch deprecated; not ours to fix
-        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
-        trainer.fit(
-            module,
-            train_dataloaders=DataLoader(train, batch_size=batch_size, shuffle=True, collate_fn=train.collate),
-            val_dataloaders=DataLoader(val, batch_size=batch_size, collate_fn=val.collate),
-        )
     return module.embedder.eval()

@@ -136,9 +136,7 @@ def train_e2rank(
     progress: bool = True,
 ) -> dict:
     """Fine-tune ``encoder`` on a BEIR training split with BM25 as the teacher; save it as a transformers folder."""
-    import logging
     import time
-    import warnings
     from pathlib import Path
 
     from torch.utils.data import DataLoader
@@ -146,6 +144,7 @@ def train_e2rank(
     from unibind.cache import cache_dir
     from unibind.encoders import HFTextEncoder
     from unibind.evaluation.beir import bm25_run, dense_first_stage, read_beir
+    from unibind.training.quiet import quiet_fit
 
     L.seed_everything(seed, verbose=False)
     random.seed(seed)
@@ -159,17 +158,11 @@ def train_e2rank(
     student = HFTextEncoder(encoder, pooling="mean", max_length=512)
     student.eval()  # dropout off: a short fine-tune (one epoch over ~800 queries by default) of a pretrained encoder
     task = E2RankTask(student, doc_embeddings, num_input_docs=depth, lr=lr)
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    trainer = L.Trainer(
-        accelerator="cpu", max_epochs=epochs, logger=False, enable_checkpointing=False,
-        enable_model_summary=False, enable_progress_bar=progress, log_every_n_steps=5,
-    )  # fmt: skip
     loader = DataLoader(examples, batch_size=batch_size, shuffle=True, collate_fn=list)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
-        warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")  # dropout off, on purpose
-        trainer.fit(task, train_dataloaders=loader)
+    # dropout off on purpose (see above): Lightning's notice about modules in eval mode is expected
+    trainer = quiet_fit(
+        task, epochs, progress, ignore=(r"Found \d+ module\(s\) in eval mode",), train_dataloaders=loader
+    )
     out = Path(out)
     student.model.save_pretrained(out)
     student.tokenizer.save_pretrained(out)

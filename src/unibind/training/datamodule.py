@@ -13,6 +13,19 @@ from unibind.datasets.manifest import OnError
 from unibind.modalities import ModalitySpec, default_spec
 
 
+def make_loader(dataset, batch_size: int, shuffle: bool, num_workers: int) -> DataLoader:
+    """The loader of a dataset with a ``collate`` method; training (``shuffle``) drops a last partial batch."""
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        drop_last=shuffle and len(dataset) > batch_size,
+        num_workers=num_workers,
+        collate_fn=dataset.collate,
+        persistent_workers=num_workers > 0,
+    )
+
+
 class ManifestDataModule(L.LightningDataModule):
     """Train / val / test manifests read through modality specs.
 
@@ -59,16 +72,7 @@ class ManifestDataModule(L.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if split not in self.datasets:
             raise ValueError(f"no {split} manifest configured (data.{split})")
-        dataset = self.datasets[split]
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle and len(dataset) > self.batch_size,
-            num_workers=self.num_workers,
-            collate_fn=dataset.collate,
-            persistent_workers=self.num_workers > 0,
-        )
+        return make_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -24,6 +24,7 @@ from unibind.datasets.humanml3d import HumanML3D
 from unibind.datasets.manifest import OnError, collate_items
 from unibind.features import cached_features
 from unibind.modalities import InputError, MotionSpec, TextSpec
+from unibind.training.datamodule import make_loader
 
 
 class MotionTextDataset(Dataset):
@@ -124,16 +125,7 @@ class HumanML3DDataModule(L.LightningDataModule):
     def _loader(self, role: str, shuffle: bool) -> DataLoader:
         if role not in self.datasets:
             raise ValueError(f"no {role} split configured (data.splits)")
-        dataset = self.datasets[role]
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle and len(dataset) > self.batch_size,
-            num_workers=self.num_workers,
-            collate_fn=dataset.collate,
-            persistent_workers=self.num_workers > 0,
-        )
+        return make_loader(self.datasets[role], self.batch_size, shuffle, self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
