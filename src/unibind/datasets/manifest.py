@@ -87,21 +87,27 @@ def read_manifest(
     return list(items.values()), skipped
 
 
+def read_jsonl(path: Path, unit: str = "row") -> list[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for every non-blank line of a JSONL file; a line that is not a JSON object
+    raises ``ManifestError`` naming the file and the ``unit`` (``row`` or ``line``) number."""
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ManifestError(f"{path}, {unit} {number}: not valid JSON ({err.msg})") from err
+            if not isinstance(row, dict):
+                raise ManifestError(f"{path}, {unit} {number}: expected a JSON object, got {type(row).__name__}")
+            rows.append((number, row))
+    return rows
+
+
 def _rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     if path.suffix == ".jsonl":
-        rows = []
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ManifestError(f"{path}, row {number}: not valid JSON ({err.msg})") from err
-                if not isinstance(row, dict):
-                    raise ManifestError(f"{path}, row {number}: expected a JSON object, got {type(row).__name__}")
-                rows.append((number, row))
-        return rows
+        return read_jsonl(path)
     if path.suffix in (".csv", ".tsv"):
         with path.open(encoding="utf-8", newline="") as handle:
             reader = csv.DictReader(handle, delimiter="\t" if path.suffix == ".tsv" else ",")

@@ -13,13 +13,12 @@ through :class:`unibind.retrieval.VectorIndex` (document embeddings cached on di
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from unibind.datasets.manifest import ManifestError
+from unibind.datasets.manifest import ManifestError, read_jsonl
 from unibind.encoders.base import Encoder
 from unibind.evaluation.ir_metrics import Run
 from unibind.features import cached_features
@@ -44,18 +43,11 @@ def _read_jsonl(path: Path, fields: tuple[str, ...]) -> list[dict]:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found (BEIR layout: corpus.jsonl, queries.jsonl, qrels/<split>.tsv)")
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ManifestError(f"{path}, line {number}: not JSON ({err.msg})") from err
-            missing = [f for f in fields if not isinstance(row.get(f), str)]
-            if missing:
-                raise ManifestError(f"{path}, line {number}: field {missing[0]!r} is missing or not a string")
-            rows.append(row)
+    for number, row in read_jsonl(path, unit="line"):
+        missing = [f for f in fields if not isinstance(row.get(f), str)]
+        if missing:
+            raise ManifestError(f"{path}, line {number}: field {missing[0]!r} is missing or not a string")
+        rows.append(row)
     return rows
 
 
