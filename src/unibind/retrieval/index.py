@@ -160,6 +160,7 @@ class VectorIndex:
         self.options = {"nlist": nlist, "nprobe": nprobe, "hnsw_m": hnsw_m, "ef_search": ef_search}
         self.options["bf16_shadow"] = bf16_shadow
         self._shadow: torch.Tensor | None = None
+        self._modality_rows: dict[str, torch.Tensor] | None = None
         self.ids: list[str] = []
         self.modalities: list[str] = []
         self.vectors = torch.empty(0, dim, dtype=getattr(torch, dtype))
@@ -189,6 +190,7 @@ class VectorIndex:
         self.vectors = torch.cat([self.vectors, unit])
         self._faiss = None
         self._shadow = None
+        self._modality_rows = None
 
     def _faiss_index(self):
         if self._faiss is None:
@@ -221,8 +223,7 @@ class VectorIndex:
         queries = torch.nn.functional.normalize(queries.float(), dim=-1)
         subset = None
         if modalities is not None:
-            wanted = set(modalities)
-            subset = torch.tensor([i for i, m in enumerate(self.modalities) if m in wanted], dtype=torch.long)
+            subset = self._rows_of(modalities)
         if self.backend == "exact" or subset is not None:
             items = self.vectors if subset is None else self.vectors[subset]
             if self.dtype == "float32" and self.options["bf16_shadow"]:
@@ -243,6 +244,15 @@ class VectorIndex:
             indices = torch.cat([indices, torch.full((len(indices), pad), -1)], dim=1)
         ids = [[self.ids[i] if i >= 0 else None for i in row] for row in indices.tolist()]
         return SearchResult(scores, indices, ids)
+
+    def _rows_of(self, modalities: Sequence[str]) -> torch.Tensor:
+        """Sorted rows of the items of ``modalities``; the per-modality rows are computed once per content."""
+        if self._modality_rows is None:
+            codes = {m: i for i, m in enumerate(dict.fromkeys(self.modalities))}
+            per_item = torch.tensor([codes[m] for m in self.modalities], dtype=torch.long)
+            self._modality_rows = {m: torch.nonzero(per_item == c).flatten() for m, c in codes.items()}
+        parts = [self._modality_rows[m] for m in dict.fromkeys(modalities) if m in self._modality_rows]
+        return torch.sort(torch.cat(parts)).values if parts else torch.empty(0, dtype=torch.long)
 
     def vector(self, item_id: str) -> torch.Tensor:
         return self.vectors[self._position[item_id]].float()
