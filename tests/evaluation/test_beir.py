@@ -80,6 +80,8 @@ def test_eval_beir_command(
     assert "20 queries (test)" in printed
     results = json.loads(out.read_text())
     assert set(results["rows"]) == {"BM25", "dense", "BM25 + E2Rank, n=5", "dense + E2Rank, n=5"}
-    bm25 = results["rows"]["BM25"]["metrics"]
+    bm25 = results["rows"]["BM25"]
     assert 0.0 < bm25["ndcg@10"] <= 1.0
-    assert results["rows"]["dense + E2Rank, n=5"]["seconds_per_query"] > 0
+    assert results["details"]["seconds_per_query"]["dense + E2Rank, n=5"] > 0
+    assert results["benchmark"] == "beir"
+    assert results["data"]["files"] == 3

@@ -62,11 +62,15 @@ def test_cli_writes_results(layout: Path, model_dir: Path, tmp_path: Path, capsy
     assert "3 items, 0 skipped" in printed
     assert "| threshold_0.95 |" in printed
     results = json.loads(out.read_text())
-    assert set(results["protocols"]) == {"all", "threshold_0.95"}  # guo needs 32 items: none here
+    assert set(results["rows"]) == {"all", "threshold_0.95"}  # guo needs 32 items: none here
     assert results["command"].startswith("unibind eval humanml3d")
+    assert results["data"]["files"] == 1 + 2 + 2 * 3  # split file, Mean/Std, three motions and their captions
 
 
-def test_real_test_split_with_skips(model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_real_test_split_with_skips(
+    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the result manifest goes to runs/eval/ under the working directory
     argv = ["eval", "humanml3d", "--data", str(FIXTURE), "--model", str(model_dir), "--on-error", "skip"]
     assert main([*argv, "--protocols", "all"]) == 0
     assert "1 items, 4383 skipped (split test)" in capsys.readouterr().out

@@ -146,7 +146,8 @@ class HumanML3D:
         self.texts_dir = Path(texts_dir) if texts_dir else self.root / "texts"
         self.stats_dir = Path(stats_dir) if stats_dir else self.root
         self.skipped = SkipReport()
-        ids = read_split(split_file or self.root / f"{split}.txt")
+        self.split_file = Path(split_file or self.root / f"{split}.txt")
+        ids = read_split(self.split_file)
         self.items: list[MotionTextItem] = []
         for motion_id in ids:
             try:
@@ -183,6 +184,17 @@ class HumanML3D:
         if whole:
             items.insert(0, MotionTextItem(motion_id, motion_id, whole))
         return items
+
+    def files(self) -> list[Path]:
+        """Every file the split's items come from: split file, statistics, motions and captions."""
+        motion_ids = sorted({item.motion_id for item in self.items})
+        stats = [self.stats_dir / name for name in ("Mean.npy", "Std.npy") if (self.stats_dir / name).is_file()]
+        return [
+            self.split_file,
+            *stats,
+            *(self.motion_dir / f"{m}.npy" for m in motion_ids),
+            *(self.texts_dir / f"{m}.txt" for m in motion_ids),
+        ]
 
     def spec(self, crop: str = "center", max_frames: int = 196) -> MotionSpec:
         """The dataset's :class:`MotionSpec`, normalising with its ``Mean.npy``/``Std.npy``."""

@@ -1,0 +1,116 @@
+"""Embedding benchmark inputs with a saved model: texts, image files, and text + image pairs fused into one vector.
+
+A query or candidate that carries both a text and an image (MMEB's "represent the given image with the
+following question", composed-image retrieval, ...) becomes one vector: each part goes through the model
+(its tower, projection head and the MoE aligner), the two unit vectors are mixed,
+``normalize(w * image + (1 - w) * text)`` with ``image_weight = w`` (0.5 by default: the plain sum of the
+two aligned unit vectors; 1.0 keeps the image only), and the mix is L2-normalised again. This is the
+multimodal mode of VLM2Vec's CLIP baselines (sum of the image and text features) on the aligned space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from tqdm.auto import tqdm
+
+from unibind.embedder import UnifiedEmbedder
+from unibind.modalities import default_spec
+
+
+class TextImageEmbedder(Protocol):
+    """What the evaluators need: unit vectors ``[N, D]`` for texts and for image files."""
+
+    def embed_texts(self, texts: Sequence[str]) -> torch.Tensor: ...
+
+    def embed_images(self, paths: Sequence[Path], items: Sequence[str] | None = None) -> torch.Tensor: ...
+
+
+def fuse(text: torch.Tensor, image: torch.Tensor, image_weight: float = 0.5) -> torch.Tensor:
+    """``normalize(w * image + (1 - w) * text)`` row by row; ``text``, ``image``: ``[N, D]`` unit vectors."""
+    if not 0.0 <= image_weight <= 1.0:
+        raise ValueError(f"image_weight must be in [0, 1], got {image_weight}")
+    return torch.nn.functional.normalize(image_weight * image + (1.0 - image_weight) * text, dim=-1)
+
+
+def embed_pairs(
+    embedder: TextImageEmbedder,
+    texts: Sequence[str],
+    images: Sequence[Path | None],
+    image_weight: float = 0.5,
+    items: Sequence[str] | None = None,
+) -> torch.Tensor:
+    """One vector per input: text only (image ``None``), image only (empty text), or both fused.
+
+    Each distinct text and each distinct image is embedded once. ``items`` name the inputs in errors.
+    Returns ``[N, D]`` unit vectors.
+    """
+    if len(texts) != len(images):
+        raise ValueError(f"{len(texts)} texts but {len(images)} images")
+    names = list(items) if items is not None else [f"input {i}" for i in range(len(texts))]
+    for text, image, name in zip(texts, images, names, strict=True):
+        if not text and image is None:
+            raise ValueError(f"{name}: neither text nor image")
+    unique_texts = list(dict.fromkeys(t for t in texts if t))
+    first_use = {}
+    for image, name in zip(images, names, strict=True):
+        if image is not None:
+            first_use.setdefault(image, name)
+    unique_images = list(first_use)
+    text_vectors = dict(zip(unique_texts, embedder.embed_texts(unique_texts), strict=True)) if unique_texts else {}
+    image_vectors = (
+        dict(zip(unique_images, embedder.embed_images(unique_images, list(first_use.values())), strict=True))
+        if unique_images
+        else {}
+    )
+    rows = []
+    for text, image in zip(texts, images, strict=True):
+        if text and image is not None:
+            rows.append(fuse(text_vectors[text][None], image_vectors[image][None], image_weight)[0])
+        else:
+            rows.append(text_vectors[text] if text else image_vectors[image])
+    return torch.stack(rows)
+
+
+class ModelEmbedder:
+    """A saved :class:`UnifiedEmbedder` behind :class:`TextImageEmbedder`, inputs through the default specs.
+
+    The model needs a text encoder; an image encoder only if images are embedded.
+    """
+
+    def __init__(self, model: UnifiedEmbedder, batch_size: int = 64, progress: bool = True) -> None:
+        if "text" not in model.modalities:
+            raise ValueError(f"the model has no text encoder (it has {model.modalities})")
+        self.model = model.eval()
+        self.batch_size = batch_size
+        self.progress = progress
+        self.text_spec = default_spec("text")
+        self.image_spec = default_spec("image")
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, **kwargs) -> ModelEmbedder:
+        return cls(UnifiedEmbedder.from_pretrained(directory, modalities=["text", "image"]), **kwargs)
+
+    @torch.no_grad()
+    def embed_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        out = []
+        for start in tqdm(range(0, len(texts), self.batch_size), desc="texts", disable=not self.progress):
+            chunk = texts[start : start + self.batch_size]
+            batch = self.text_spec.collate([self.text_spec.load(t) for t in chunk])
+            out.append(self.model({"text": batch})["text"].float())
+        return torch.cat(out) if out else torch.empty(0, self.model.embed_dim)
+
+    @torch.no_grad()
+    def embed_images(self, paths: Sequence[Path], items: Sequence[str] | None = None) -> torch.Tensor:
+        if "image" not in self.model.modalities:
+            raise ValueError(f"the model has no image encoder (it has {self.model.modalities})")
+        names = list(items) if items is not None else [str(p) for p in paths]
+        out = []
+        for start in tqdm(range(0, len(paths), self.batch_size), desc="images", disable=not self.progress):
+            chunk = zip(paths[start : start + self.batch_size], names[start : start + self.batch_size], strict=True)
+            batch = self.image_spec.collate([self.image_spec.load(path, item=name) for path, name in chunk])
+            out.append(self.model({"image": batch})["image"].float())
+        return torch.cat(out) if out else torch.empty(0, self.model.embed_dim)
