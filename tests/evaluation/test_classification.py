@@ -7,6 +7,7 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support
 from unibind.datasets.manifest import ManifestError
 from unibind.evaluation.classification import per_class, read_labels, zero_shot_manifest
 from unibind.evaluation.zero_shot import accuracy_and_macro_f1
+from unibind.modalities.base import InputError
 
 EMOJI = Path(__file__).parents[1] / "fixtures" / "emoji" / "corpus"
 
@@ -47,3 +48,20 @@ def test_missing_label_names_the_row(tmp_path: Path) -> None:
     manifest.write_text('{"id": "a", "text": "x", "label": "cat"}\n{"id": "b", "text": "y"}\n')
     with pytest.raises(ManifestError, match=r"m.jsonl, row 2: field 'label'"):
         read_labels(manifest, "label")
+
+
+def test_unreadable_item_raises_or_is_skipped_and_counted(tiny_embedder, tmp_path: Path) -> None:
+    (tmp_path / "ok.png").write_bytes((EMOJI / "images" / "1f600.png").read_bytes())
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(
+        '{"id": "a", "image": "ok.png", "label": "face"}\n{"id": "b", "image": "broken.png", "label": "tool"}\n'
+    )
+    with pytest.raises(InputError, match=r"m.jsonl, row 2"):
+        zero_shot_manifest(tiny_embedder.eval(), manifest, "image", "label", "{}", progress=False)
+    results = zero_shot_manifest(
+        tiny_embedder.eval(), manifest, "image", "label", "{}", on_error="skip", progress=False
+    )
+    assert results["details"]["items"] == 1
+    assert results["details"]["skipped"] == 1
+    assert results["details"]["classes"] == ["face", "tool"]

@@ -22,6 +22,7 @@ from unibind.embedder import UnifiedEmbedder
 from unibind.evaluation.records import MetricDefinition
 from unibind.evaluation.zero_shot import accuracy_and_macro_f1, label_prompts, zero_shot_predict
 from unibind.modalities import Modality, default_spec
+from unibind.modalities.base import InputError
 
 METRICS = (
     MetricDefinition("accuracy", "percent of items whose most similar label prompt is their label", "CLIP zero-shot"),
@@ -69,21 +70,37 @@ def zero_shot_manifest(
     batch_size: int = 32,
     on_error: OnError = "raise",
     progress: bool = True,
+    classes_from: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Classify every item of ``manifest`` that has ``modality``; returns rows, details and the files read."""
+    """Classify every item of ``manifest`` that has ``modality``; returns rows, details and the files read.
+
+    The classes are the distinct labels of ``classes_from`` (a manifest, e.g. the whole corpus, so that a
+    class absent from the evaluated split can still be predicted), by default of ``manifest`` itself.
+    """
     manifest = Path(manifest)
     if modality == Modality.GRAPH:
         raise ValueError("graph nodes need their graph: use 'unibind graph fit' (it reports zero-shot accuracy)")
     items, skipped = read_manifest(manifest, [modality], on_error)
     labels = read_labels(manifest, label_field)
-    classes = sorted({labels[item.id] for item in items})
+    label_source = read_labels(Path(classes_from), label_field) if classes_from else labels
+    classes = sorted(set(label_source.values()) | {labels[item.id] for item in items})
     spec = default_spec(modality)
+    samples, kept = [], []
+    for item in items:
+        raw = item.fields[modality][0] if modality == Modality.TEXT else item.fields[modality]
+        try:
+            samples.append(spec.load(raw, item=f"{manifest}, row {item.row}"))
+        except InputError as error:
+            if on_error == "raise":
+                raise
+            skipped.add(str(error))
+            continue
+        kept.append(item)
+    items = kept
     vectors = []
     for start in tqdm(range(0, len(items), batch_size), desc=f"embedding {modality}", disable=not progress):
-        chunk = items[start : start + batch_size]
-        raws = [it.fields[modality][0] if modality == Modality.TEXT else it.fields[modality] for it in chunk]
-        samples = [spec.load(raw, item=f"{manifest}, row {it.row}") for raw, it in zip(raws, chunk, strict=True)]
-        vectors.append(model({modality: spec.collate(samples)})[modality].float())
+        batch = spec.collate(samples[start : start + batch_size])
+        vectors.append(model({modality: batch})[modality].float())
     text_spec = default_spec("text")
     prompts = label_prompts(classes, template)
     label_vectors = model({"text": text_spec.collate([text_spec.load(p) for p in prompts])})["text"].float()
@@ -92,12 +109,14 @@ def zero_shot_manifest(
     scores = accuracy_and_macro_f1(predicted, target, len(classes))
     confusion = torch.zeros(len(classes), len(classes), dtype=torch.long)
     confusion.index_put_((target, predicted), torch.ones_like(target), accumulate=True)
-    files = [manifest] + [it.fields[modality] for it in items if modality != Modality.TEXT]
+    files = [manifest, *([Path(classes_from)] if classes_from else [])]
+    files += [it.fields[modality] for it in items if modality != Modality.TEXT]
     return {
         "rows": {f"{modality} zero-shot": {k: 100.0 * v for k, v in scores.items()}},
         "details": {
             "items": len(items),
             "skipped": skipped.count,
+            "skip_reasons": skipped.reasons,
             "classes": classes,
             "prompts": prompts,
             "per_class": per_class(predicted, target, classes),

@@ -82,6 +82,9 @@ def add_eval_commands(benchmarks: argparse._SubParsersAction) -> None:
     zero.add_argument("--modality", required=True, choices=["image", "audio", "motion", "text"])
     zero.add_argument("--label-field", required=True, help="row field holding the class name, e.g. category")
     zero.add_argument("--template", default="a photo of {}", help="prompt with {} for the label")
+    zero.add_argument(
+        "--classes-from", default=None, help="manifest whose labels form the class set (default: --manifest)"
+    )
     _add_common(zero)
     compare = benchmarks.add_parser("compare", help="two result manifests side by side, with deltas")
     compare.add_argument("records", nargs=2, metavar="RESULT.json")
@@ -241,9 +244,17 @@ def _zeroshot(args: argparse.Namespace, argv: list[str]) -> int:
 
     model = UnifiedEmbedder.from_pretrained(args.model, modalities=sorted({args.modality, "text"})).eval()
     results = zero_shot_manifest(
-        model, args.manifest, args.modality, args.label_field, args.template, on_error=args.on_error
+        model,
+        args.manifest,
+        args.modality,
+        args.label_field,
+        args.template,
+        on_error=args.on_error,
+        classes_from=args.classes_from,
     )
     table = results_table(results["rows"], results["details"])
+    if results["details"]["skipped"]:
+        print(f"skipped {results['details']['skipped']} items: {results['details']['skip_reasons'][:3]}")
     print(table)
     _write(
         args,
