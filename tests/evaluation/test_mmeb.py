@@ -215,3 +215,19 @@ def test_fused_vector_is_the_normalised_weighted_sum() -> None:
     assert torch.allclose(fused[0], expected)
     assert torch.allclose(fused[1], torch.tensor([1.0, 0, 0]))
     assert torch.allclose(fused[2], torch.tensor([0, 1.0, 0]))
+
+
+def test_hub_id_offline_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError, match="'TIGER-Lab/MMEB-eval' is not a local folder and could not be fetched"):
+        evaluate_mmeb(lookup(), "TIGER-Lab/MMEB-eval", ["OK-VQA"])
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        evaluate_mmeb(lookup(), "no/such/folder")
+
+
+def test_missing_images_folder_is_named(tmp_path: Path) -> None:
+    hand_made(tmp_path)
+    (tmp_path / "eval_images").rename(tmp_path / "elsewhere")
+    with pytest.raises(FileNotFoundError, match=r"images folder .*eval_images not found"):
+        read_mmeb_dataset(tmp_path, "N24News")
+    assert len(read_mmeb_dataset(tmp_path, "N24News", images_dir=tmp_path / "elsewhere").rows) == 4

@@ -200,7 +200,7 @@ def _mmeb(args: argparse.Namespace, argv: list[str]) -> int:
         args,
         argv,
         model=model_record(args.model),
-        data=data_record(args.data, results["files"], version="MMEB v1"),
+        data=data_record(results["data_dir"], results["files"], version=f"MMEB v1 ({args.data})"),
         metrics=[PRECISION_AT_1],
         rows=results["rows"],
         table=table,

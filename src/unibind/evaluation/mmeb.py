@@ -267,6 +267,10 @@ def read_mmeb_dataset(
     entry = task(name)
     path = find_dataset_file(data_dir, name)
     images = Path(images_dir) if images_dir is not None else _default_images(data_dir)
+    if not images.is_dir():
+        raise FileNotFoundError(
+            f"MMEB images folder {images} not found: unpack the dataset's image archive there or pass --images"
+        )
     dataset = MMEBDataset(entry, path, [])
     dataset.files = parquet_files(path)
     for number, row in read_rows(path):
@@ -283,6 +287,27 @@ def read_mmeb_dataset(
     used = {i.image for r in dataset.rows for i in (r.query, *r.candidates) if i.image is not None}
     dataset.files += sorted(used)
     return dataset
+
+
+def resolve_data(data: str | Path, datasets: Sequence[str] | None = None) -> Path:
+    """A local folder as is; otherwise a Hugging Face dataset repository id (``TIGER-Lab/MMEB-eval``) whose
+    rows (only the folders of ``datasets`` when given) are downloaded with ``huggingface_hub``. Images are
+    not: MMEB ships them as an archive to unpack under ``eval_images/`` (or pass ``images_dir``)."""
+    local = Path(data)
+    if local.exists():
+        return local
+    if str(data).count("/") != 1:
+        raise FileNotFoundError(f"MMEB data {data!r}: no such folder (and not a hub repository id like owner/name)")
+    from huggingface_hub import snapshot_download
+
+    patterns = [f"{name}/*" for name in datasets] if datasets else ["*/*.parquet"]
+    try:
+        return Path(snapshot_download(str(data), repo_type="dataset", allow_patterns=patterns))
+    except Exception as error:  # offline mode, no access, unknown repository: all end here
+        raise FileNotFoundError(
+            f"MMEB data {data!r} is not a local folder and could not be fetched from the hub ({error}); "
+            "download it where the hub is reachable and pass the folder"
+        ) from error
 
 
 def _default_images(data_dir: Path) -> Path:
@@ -347,9 +372,11 @@ def evaluate_mmeb(
 ) -> dict[str, Any]:
     """Score every dataset of ``datasets`` (default: all MMEB v1 datasets present under ``data_dir``).
 
-    Returns ``rows`` (see :func:`summarize`), per-dataset ``details`` (rows used, skipped, meta-task,
-    distribution, file) and ``files`` (every file read, for the data checksum).
+    ``data_dir`` may also be a hub repository id (:func:`resolve_data`). Returns ``rows`` (see
+    :func:`summarize`), per-dataset ``details`` (rows used, skipped, meta-task, distribution, file),
+    ``files`` (every file read, for the data checksum) and the local ``data_dir``.
     """
+    data_dir = resolve_data(data_dir, datasets)
     names = list(datasets) if datasets else available_datasets(data_dir)
     if not names:
         raise FileNotFoundError(f"no MMEB v1 dataset found under {data_dir} (expected e.g. ImageNet-1K/*.parquet)")
@@ -366,7 +393,7 @@ def evaluate_mmeb(
             "skipped": dataset.skipped.count,
             "skip_reasons": dataset.skipped.reasons,
         }
-    return {"rows": summarize(scores), "details": details, "files": files}
+    return {"rows": summarize(scores), "details": details, "files": files, "data_dir": data_dir}
 
 
 def results_table(rows: dict[str, dict[str, float]], details: dict[str, dict[str, Any]]) -> str:
