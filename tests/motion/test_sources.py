@@ -42,3 +42,34 @@ def test_render_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert (tmp_path / "kick.gif").stat().st_size > 0
     assert (tmp_path / "kick.png").stat().st_size > 0
     assert "116 frames at 20 fps" in capsys.readouterr().out
+
+
+def test_motion_features_for_shared_skeleton_and_other_models(tmp_path: Path) -> None:
+    from unibind.motion.sources import load_motion_features
+
+    features, positions = load_motion_features(FIXTURE / "new_joints" / "000000.npy", 45)
+    assert features.shape == (116, 45)
+    np.testing.assert_allclose(features, to_features(positions))
+    vectors, drawn = load_motion_features(FIXTURE / "new_joint_vecs" / "000000.npy", 263)
+    assert vectors.shape[1] == 263
+    assert drawn is None
+    with pytest.raises(InputError, match=r"263-d motion features reads \[frames, 263\] \.npy"):
+        load_motion_features(tmp_path / "clip.bvh", 263)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("a.npy", b"\x93NUMPY garbage"),
+        ("b.npy", b""),
+        ("c.npy", b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order'( False, 'shape': (2, 45), }"),
+        ("d.bvh", b"HIERARCHY\nROOT Hips\n{\n"),
+        ("e.json", b"[1"),
+    ],
+)
+def test_unreadable_motion_files_are_input_errors(tmp_path: Path, name: str, content: bytes) -> None:
+    from unibind.motion.sources import load_motion_features
+
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(InputError, match=name):
+        load_motion_features(tmp_path / name, 45)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tokenize
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from unibind.motion.canonical import (
     normalise,
     resample,
     select_joints,
+    to_features,
 )
 from unibind.motion.deepmimic import deepmimic_positions, pybullet_data_dir, read_deepmimic, read_urdf_skeleton
 
@@ -49,3 +51,26 @@ def load_positions(path: str | Path, fps: float = 20.0) -> np.ndarray:
             f"[T, {NUM_FEATURES}], got {array.shape} (HumanML3D's 263-d vectors carry no joint positions to draw)"
         )
     raise InputError(f"{path}: unknown motion format {suffix!r}; expected .bvh, .txt/.json (DeepMimic) or .npy")
+
+
+def load_motion_features(path: str | Path, num_features: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(features [T, num_features], positions [T, 15, 3] or None)`` of a motion file, for a model's motion tower.
+
+    A shared-skeleton model (``num_features == 45``) reads any file :func:`load_positions` reads; its features
+    are the positions, flattened, which can also be drawn. Any other model (HumanML3D's 263-d vectors) reads a
+    ``[T, num_features]`` ``.npy`` as it is, with nothing to draw. Unreadable files raise ``InputError``.
+    """
+    path = Path(path)
+    try:
+        if num_features == NUM_FEATURES:
+            positions = load_positions(path)
+            return to_features(positions), positions
+        if path.suffix.lower() != ".npy":
+            raise InputError(f"{path}: a model of {num_features}-d motion features reads [frames, {num_features}] .npy")
+        return np.load(path, allow_pickle=False), None
+    except InputError:
+        raise
+    # bad files as numpy and the skeleton mapping report them; numpy's .npy header parser can also raise a
+    # SyntaxError or tokenize.TokenError on a mangled header
+    except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError) as err:
+        raise InputError(f"{path}: cannot read a motion from it ({err})") from err
