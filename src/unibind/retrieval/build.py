@@ -1,23 +1,148 @@
-"""``unibind index build`` and ``unibind search``: a saved model embeds a manifest into an index, queries search it.
+"""``unibind index build`` and ``unibind search``: a saved model embeds items into an index, queries search it.
 
-Every item of the manifest contributes one vector per modality it carries (its first caption for text);
-index ids are the item ids, suffixed ``#<modality>`` when the manifest holds more than one modality.
-Inputs go through each modality's default spec (``unibind.modalities.default_spec``); a model trained with
-other spec settings (image size, audio rate) should be indexed from Python with those specs.
+:func:`build_card_index` embeds :class:`IndexEntry` items (a text, a file, or a graph node's attributes) and
+saves, next to the vectors, what a front end shows of them (:mod:`unibind.retrieval.payload`: cards, media,
+input settings). :func:`build_index` does that for a manifest: every item contributes one vector per
+modality it carries (its first caption for text); index ids are the item ids, suffixed ``#<modality>`` when
+the manifest holds more than one modality. Manifest inputs go through each modality's default spec
+(``unibind.modalities.default_spec``); a model trained with other spec settings (image size, audio rate)
+should be indexed from Python with those specs (:func:`build_card_index`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from unibind.datasets.manifest import OnError, read_manifest
 from unibind.embedder import UnifiedEmbedder
-from unibind.modalities import Modality, default_spec
+from unibind.modalities import Modality, ModalitySpec, default_spec
+from unibind.motion.sources import load_motion_features
 from unibind.retrieval.index import Backend, VectorIndex
+from unibind.retrieval.payload import (
+    MEDIA_DIR,
+    ItemCard,
+    Neighbour,
+    copy_media,
+    render_motion,
+    write_inputs,
+    write_items,
+)
+
+
+@dataclass
+class IndexEntry:
+    """One item to embed into an index and show.
+
+    Args:
+        id: its index id.
+        modality: its modality; a ``graph`` node is embedded as the mean of its attributes' embeddings
+            (no trained graph tower is needed to serve it) and shown with its neighbours.
+        raw: the model input: a text or a file path (motion: any file
+            :func:`~unibind.motion.sources.load_motion_features` reads); a graph node: ``{modality: raw}``.
+        text, label: shown on its card.
+        media: an image or audio file shown for it (image and audio items: default ``raw``; motion items are
+            drawn from their input).
+        neighbours: a graph node's neighbours.
+    """
+
+    id: str
+    modality: str
+    raw: Any
+    text: str | None = None
+    label: str | None = None
+    media: Path | None = None
+    neighbours: list[Neighbour] = field(default_factory=list)
+
+    def inputs(self) -> dict[str, Any]:
+        """``{modality: raw}`` of the model inputs embedded for this item."""
+        return dict(self.raw) if self.modality == Modality.GRAPH else {self.modality: self.raw}
+
+
+def load_input(spec: ModalitySpec, raw: Any, item: str) -> tuple[Any, np.ndarray | None]:
+    """``(sample, positions)``: ``raw`` loaded by ``spec``; a motion file also gives its joint positions (or None)."""
+    if spec.modality != Modality.MOTION:
+        return spec.load(raw, item=item), None
+    features, positions = load_motion_features(raw, spec.num_features)
+    return spec.load(features, item=item), positions
+
+
+@torch.no_grad()
+def build_card_index(
+    model: UnifiedEmbedder,
+    entries: Sequence[IndexEntry],
+    out: str | Path,
+    specs: Mapping[str, ModalitySpec] | None = None,
+    dtype: str = "float32",
+    backend: Backend = "exact",
+    batch_size: int = 32,
+    media: bool = True,
+    progress: bool = True,
+) -> VectorIndex:
+    """Embed ``entries`` with ``model`` and save the index with its cards, media and input settings in ``out``.
+
+    Inputs are loaded by ``specs`` (modality -> spec; default specs for the others); an input shared by
+    several entries (a graph node's image that is also an image item) is embedded once. ``media=False``
+    copies and draws nothing (cards keep their text).
+    """
+    out = Path(out)
+    specs = {m: (specs or {}).get(m) or default_spec(m) for m in model.modalities}
+    vectors, drawings = _embed_inputs(model, entries, specs, batch_size, progress)
+    media_dir = out / MEDIA_DIR
+    shutil.rmtree(media_dir, ignore_errors=True)
+    media_dir.mkdir(parents=True)
+    index = VectorIndex(model.embed_dim, dtype=dtype, backend=backend)  # type: ignore[arg-type]
+    cards = []
+    for position, entry in enumerate(entries):
+        keys = [_key(m, raw) for m, raw in entry.inputs().items()]
+        index.add([entry.id], torch.stack([vectors[key] for key in keys]).mean(0, keepdim=True), entry.modality)
+        shown = None
+        if media and entry.modality == Modality.MOTION and drawings.get(keys[0]) is not None:
+            shown = render_motion(drawings[keys[0]], media_dir, position)
+        elif media and (entry.media or entry.modality in (Modality.IMAGE, Modality.AUDIO)):
+            shown = copy_media(entry.media or entry.raw, media_dir, position)
+        cards.append(ItemCard(entry.id, entry.modality, entry.text, entry.label, shown, list(entry.neighbours)))
+    index.save(out)
+    write_items(out, cards)
+    write_inputs(out, specs)
+    return index
+
+
+def _key(modality: str, raw: Any) -> tuple[str, str]:
+    return modality, str(raw)
+
+
+def _embed_inputs(
+    model: UnifiedEmbedder,
+    entries: Sequence[IndexEntry],
+    specs: Mapping[str, ModalitySpec],
+    batch_size: int,
+    progress: bool,
+) -> tuple[dict[tuple[str, str], torch.Tensor], dict[tuple[str, str], np.ndarray | None]]:
+    """Vectors of every distinct input of ``entries`` and the joint positions of the motion inputs."""
+    pending: dict[str, dict[tuple[str, str], tuple[Any, str]]] = {}
+    for entry in entries:
+        for modality, raw in entry.inputs().items():
+            if modality not in specs:
+                raise KeyError(f"item {entry.id!r}: the model has no {modality} encoder; it has {model.modalities}")
+            pending.setdefault(modality, {}).setdefault(_key(modality, raw), (raw, entry.id))
+    vectors, drawings = {}, {}
+    for modality, inputs in pending.items():
+        keys = list(inputs)
+        for start in tqdm(range(0, len(keys), batch_size), desc=f"embedding {modality}", disable=not progress):
+            chunk = keys[start : start + batch_size]
+            loaded = [load_input(specs[modality], *inputs[key]) for key in chunk]
+            batch = specs[modality].collate([sample for sample, _ in loaded])
+            for key, vector, (_, positions) in zip(chunk, model({modality: batch})[modality], loaded, strict=True):
+                vectors[key], drawings[key] = vector, positions
+    return vectors, drawings
 
 
 @torch.no_grad()
@@ -31,27 +156,28 @@ def build_index(
     batch_size: int = 64,
     on_error: OnError = "raise",
     progress: bool = True,
+    media: bool = True,
 ) -> VectorIndex:
-    """Embed the ``modalities`` of every manifest item with the model and save the index under ``out``."""
+    """Embed the ``modalities`` of every manifest item with the model; save the index and its cards under ``out``."""
     model = UnifiedEmbedder.from_pretrained(model_dir, modalities=modalities).eval()
     items, skipped = read_manifest(manifest, modalities, on_error)
-    index = VectorIndex(model.embed_dim, dtype=dtype, backend=backend)  # type: ignore[arg-type]
     suffix = len(modalities) > 1
-    for modality in modalities:
-        spec = default_spec(modality)
-        chosen = [item for item in items if modality in item.fields]
-        for start in tqdm(range(0, len(chosen), batch_size), desc=f"embedding {modality}", disable=not progress):
-            chunk = chosen[start : start + batch_size]
-            raws = [item.fields[modality][0] if modality == Modality.TEXT else item.fields[modality] for item in chunk]
-            batch = spec.collate(
-                [spec.load(raw, item=f"{manifest}, row {it.row}") for raw, it in zip(raws, chunk, strict=True)]
-            )
-            vectors = model({modality: batch})[modality]
-            ids = [f"{item.id}#{modality}" if suffix else item.id for item in chunk]
-            index.add(ids, vectors, modality)
+    entries = [
+        IndexEntry(
+            f"{item.id}#{modality}" if suffix else item.id,
+            modality,
+            item.fields[modality][0] if modality == Modality.TEXT else item.fields[modality],
+            text=item.fields[Modality.TEXT][0] if Modality.TEXT in item.fields else None,
+            label=item.group,
+        )
+        for modality in modalities
+        for item in items
+        if modality in item.fields
+    ]
+    specs = {m: default_spec(m) for m in modalities}
+    index = build_card_index(model, entries, out, specs, dtype, backend, batch_size, media, progress)
     if skipped.count:
         print(f"skipped {skipped.count} manifest rows: {skipped.reasons[:3]}")
-    index.save(out)
     return index
 
 

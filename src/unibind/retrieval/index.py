@@ -170,6 +170,13 @@ class VectorIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._position
+
+    def modality_of(self, item_id: str) -> str:
+        """The modality of an indexed item (KeyError if it is not in the index)."""
+        return self.modalities[self._position[item_id]]
+
     def add(self, ids: Sequence[str], vectors: torch.Tensor, modality: str | Sequence[str]) -> None:
         """Append items; ``vectors: [n, dim]`` are stored unit-normalised. Ids must be new."""
         if vectors.ndim != 2 or vectors.shape[1] != self.dim:
