@@ -5,8 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
-# Optional Debian packages (speech, instrument notes, event sounds, BVH mocap, WordNet); see scripts/system-packages.sh.
-SYSTEM_PACKAGES := espeak-ng fluidsynth timgm6mb-soundfont sound-theme-freedesktop assimp-testmodels wordnet-base
+# Optional Debian packages (speech, instrument notes, event sounds, BVH mocap, WordNet, and the browser that the
+# demo page's test drives); see scripts/system-packages.sh.
+SYSTEM_PACKAGES := espeak-ng fluidsynth timgm6mb-soundfont sound-theme-freedesktop assimp-testmodels wordnet-base \
+	chromium
 # Tests and tools never reach a model hub; everything they load is local or shipped in packages.
 export HF_HUB_OFFLINE := 1
 

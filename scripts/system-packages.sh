@@ -1,6 +1,7 @@
 #!/bin/sh
 # Optional Debian packages that give unibind real data: speech in 11 languages (espeak-ng), instrument notes
-# (fluidsynth + a General MIDI soundfont) and named event sounds. Installs the missing ones where apt-get can
+# (fluidsynth + a General MIDI soundfont) and named event sounds; and chromium, the browser that the demo
+# page's end-to-end test drives (Playwright never downloads one). Installs the missing ones where apt-get can
 # (as root, or with password-less sudo); otherwise says what is missing. Never fails the build: the features
 # and tests that need a package skip with a reason naming it.
 missing=""

