@@ -6,10 +6,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from fastapi.testclient import TestClient
 
 from unibind.embedder import UnifiedEmbedder
 from unibind.modalities import AudioSpec
 from unibind.quickstart.report import markdown_tables
+from unibind.retrieval import VectorIndex
+from unibind.serve import SearchEngine, create_app
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "emoji" / "corpus"
 
@@ -24,7 +27,9 @@ def towers_available() -> None:
 
 
 @pytest.mark.usefixtures("towers_available")
-def test_one_epoch_quickstart_on_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_epoch_quickstart_on_fixture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from unibind.quickstart import run_quickstart
 
     monkeypatch.setenv("UNIBIND_CACHE", str(tmp_path / "cache"))
@@ -91,6 +96,14 @@ def test_one_epoch_quickstart_on_fixture(tmp_path: Path, monkeypatch: pytest.Mon
         assert set(metrics["espeak_speech"]) == {"dense", "moe"}
         assert len(metrics["espeak_speech"]["moe"]) == 11
         assert set(metrics["espeak_speech"]["moe"]["ja"]) == {"text_to_audio", "audio_to_image"}
+    # the demo index holds the held-out items of every modality and is served with the saved model
+    index = VectorIndex.load(out / "index")
+    expected = {"image": 6, "text": 6, "audio": 6 + (7 if sounds else 0), "motion": 3, "graph": 6}
+    assert {m: index.modalities.count(m) for m in set(index.modalities)} == expected
+    assert f"unibind serve --model {out / 'model'} --index {out / 'index'}" in capsys.readouterr().out
+    client = TestClient(create_app(SearchEngine(out / "model", out / "index")))
+    answer = client.post("/api/search", json={"text": "grinning face", "modalities": ["image"], "top_k": 3}).json()
+    assert [hit["modality"] for hit in answer["results"]] == ["image"] * 3
     # the saved model runs the real towers end to end
     model = UnifiedEmbedder.from_pretrained(out / "model", modalities=["text", "audio"])
     assert model({"text": ["grinning face"]})["text"].shape == (1, 256)

@@ -16,6 +16,7 @@ from unibind.datasets.sounds import SoundCorpus, SoundSourceMissingError, build_
 from unibind.embedder import UnifiedEmbedder
 from unibind.evaluation import label_prompts
 from unibind.features import cached_features
+from unibind.quickstart.demo import build_demo_index, serve_command
 from unibind.quickstart.evaluate import (
     embed_features,
     recall_table,
@@ -46,8 +47,8 @@ VARIANTS = ("untrained", "dense", "moe")
 CATEGORY_PROMPT = "an emoji of {}"
 
 
-def save_full_model(trained: UnifiedEmbedder, towers: dict, directory: Path) -> None:
-    """Put the trained heads and aligner behind the real towers and save that as a usable model.
+def save_full_model(trained: UnifiedEmbedder, towers: dict, directory: Path) -> UnifiedEmbedder:
+    """Put the trained heads and aligner behind the real towers and save that as a usable model (returned).
 
     Modalities without a frozen tower (motion) keep the encoder they were trained with.
     """
@@ -56,6 +57,7 @@ def save_full_model(trained: UnifiedEmbedder, towers: dict, directory: Path) -> 
     full.heads.load_state_dict(trained.heads.state_dict())
     full.aligner.load_state_dict(trained.aligner.state_dict())
     full.save_pretrained(directory)
+    return full.eval()
 
 
 def plot_moe_space(moe: UnifiedEmbedder, table: FeatureTable, out: Path) -> dict[str, torch.Tensor]:
@@ -106,7 +108,7 @@ def run_quickstart(
     """Build (or reuse) the corpus, cache features, train dense and MoE aligners, evaluate, report.
 
     Args:
-        out: output folder (``metrics.json``, ``report.md``, plots, ``model/``).
+        out: output folder (``metrics.json``, ``report.md``, plots, ``model/``, the demo ``index/``).
         corpus_dir: an already built corpus (e.g. the test fixture); default: build the full one.
         epochs: training epochs of each aligner.
         english_minilm: also train and evaluate the MoE with all-MiniLM-L6-v2 as the (English) text tower.
@@ -213,8 +215,11 @@ def run_quickstart(
         english_results = recall_table(retrieval_ranks(trained_en, english, "test", ["en"]))["en"]
     plot_recall_curves(ranks, out / "recall_curves.png")
     usage = plot_moe_space(trained["moe"], table, out)
-    save_full_model(trained["moe"], towers, out / "model")
+    full_model = save_full_model(trained["moe"], towers, out / "model")
     timings["evaluation_s"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    demo = build_demo_index(full_model, out / "index", corpus, speech, sound_corpus, mocap, with_graph, progress)
+    timings["demo_index_s"] = time.perf_counter() - mark
     timings["total_s"] = time.perf_counter() - start
 
     splits = {split: len(table.items(split)) for split in ("train", "val", "test")}
@@ -269,5 +274,9 @@ def run_quickstart(
     write_report(out / "report.md", splits, tables, pictures)
     print()
     print(tables)
-    print(f"\nwrote {out}/ (report.md, metrics.json, plots, model/) in {timings['total_s']:.0f} s")
+    print(f"\nwrote {out}/ (report.md, metrics.json, plots, model/, index/) in {timings['total_s']:.0f} s")
+    counts = ", ".join(f"{demo.modalities.count(m)} {m}" for m in dict.fromkeys(demo.modalities))
+    print(f"\nSearch the held-out items ({counts}) in your browser: run\n")
+    print(f"    {serve_command(out / 'model', out / 'index')}\n")
+    print("and open http://127.0.0.1:8000/")
     return metrics
