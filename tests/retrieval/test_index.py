@@ -22,7 +22,8 @@ def test_chunked_top_k_equals_a_full_sort() -> None:
     assert torch.equal(indices, expected.indices[:, :10])
 
 
-def test_half_precision_candidates_are_rescored_exactly() -> None:
+@pytest.mark.parametrize("chunk_size", [16384, 1000])  # 2 chunks, or 20 with a ragged last group each time
+def test_half_precision_candidates_are_rescored_exactly(chunk_size: int) -> None:
     from unibind.retrieval.index import top_k_half
 
     generator = torch.Generator().manual_seed(1)
@@ -30,7 +31,7 @@ def test_half_precision_candidates_are_rescored_exactly() -> None:
     queries = torch.nn.functional.normalize(torch.randn(12, 64, generator=generator), dim=1)
     reference = torch.sort(queries @ items.float().T, dim=1, descending=True)
     for batch in (queries, queries[:1]):  # the batched bfloat16 path and the float16 matrix-vector path
-        scores, indices = top_k_half(batch, items, k=10)
+        scores, indices = top_k_half(batch, items, k=10, chunk_size=chunk_size)
         torch.testing.assert_close(scores, reference.values[: len(batch), :10])
         assert torch.equal(indices, reference.indices[: len(batch), :10])
 

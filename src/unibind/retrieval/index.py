@@ -71,27 +71,39 @@ def top_k_half(
     return top_k_rescored(queries, items, items, k, chunk_size, overfetch)
 
 
-def _threshold_candidates(qb: torch.Tensor, approximate: torch.Tensor, take: int, chunk_size: int) -> torch.Tensor:
+def _threshold_candidates(
+    qb: torch.Tensor, approximate: torch.Tensor, take: int, chunk_size: int, group: int = 64
+) -> torch.Tensor:
     """``[Q, take]`` candidate rows: a running pool per query, raised chunk by chunk.
 
-    The first chunk's top-``take`` starts each query's pool; in later chunks only scores above the query's
-    current ``take``-th best are gathered (a comparison and ``nonzero``, far cheaper than a top-k over every
-    score) and merged into the pool.
+    The first chunk's top-``take`` starts each query's pool. In later chunks the scores are cut into groups
+    of ``group`` columns; only groups whose maximum beats the query's current ``take``-th best are opened,
+    and only their scores above it are merged into the pool. The group maxima cost one pass over the
+    block; comparing and gathering every score (let alone a top-k over all of them) costs several.
     """
     n, num_queries = approximate.shape[0], qb.shape[0]
     first = (qb @ approximate[:chunk_size].to(torch.bfloat16).T).float()
     pool_scores, pool_rows = first.topk(min(take, first.shape[1]), dim=1)
+    offsets = torch.arange(group)
     for start in range(chunk_size, n, chunk_size):
         block = qb @ approximate[start : start + chunk_size].to(torch.bfloat16).T
-        query_rows, columns = (block > pool_scores[:, -1:].to(block.dtype)).nonzero(as_tuple=True)
-        if len(query_rows) == 0:
+        if block.shape[1] % group:
+            block = torch.nn.functional.pad(block, (0, group - block.shape[1] % group), value=float("-inf"))
+        groups = block.view(num_queries, -1, group)
+        threshold = pool_scores[:, -1:].to(block.dtype)
+        group_queries, group_index = (groups.amax(dim=2) > threshold).nonzero(as_tuple=True)
+        if len(group_queries) == 0:
             continue
+        values = groups[group_queries, group_index]
+        above = values > threshold[group_queries]
+        query_rows = group_queries.unsqueeze(1).expand(-1, group)[above]
+        columns = (group_index.unsqueeze(1) * group + offsets)[above]
         counts = torch.bincount(query_rows, minlength=num_queries)
         position = torch.arange(len(query_rows)) - (torch.cumsum(counts, 0) - counts)[query_rows]
         width = int(counts.max())
         new_scores = torch.full((num_queries, width), float("-inf"))
         new_rows = torch.full((num_queries, width), -1, dtype=torch.long)
-        new_scores[query_rows, position] = block[query_rows, columns].float()
+        new_scores[query_rows, position] = values[above].float()
         new_rows[query_rows, position] = columns + start
         merged_scores = torch.cat([pool_scores, new_scores], dim=1)
         merged_rows = torch.cat([pool_rows, new_rows], dim=1)
