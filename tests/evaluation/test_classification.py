@@ -65,3 +65,13 @@ def test_unreadable_item_raises_or_is_skipped_and_counted(tiny_embedder, tmp_pat
     assert results["details"]["items"] == 1
     assert results["details"]["skipped"] == 1
     assert results["details"]["classes"] == ["face", "tool"]
+
+
+def test_spec_settings_reach_the_input_spec(tiny_embedder, tmp_path: Path) -> None:
+    manifest = EMOJI / "test.jsonl"
+    small = zero_shot_manifest(
+        tiny_embedder.eval(), manifest, "image", "category", "{}", progress=False, spec_settings={"image_size": 48}
+    )
+    assert "image_size=48" in small["details"]["spec"]
+    with pytest.raises(ValueError, match="takes no setting"):
+        zero_shot_manifest(tiny_embedder.eval(), manifest, "image", "category", "{}", spec_settings={"size": 1})

@@ -88,10 +88,17 @@ def test_mmeb_xtd_zeroshot_and_compare(model_dir: Path, tmp_path: Path, capsys: 
         == 0
     )
     assert json.loads(zero.read_text())["details"]["items"] == 45
+    assert main([*argv_zero(manifest, model_dir, zero), "--spec", "image_size=40", "background=[0, 0, 0]"]) == 0
+    assert "image_size=40, background=(0, 0, 0)" in json.loads(zero.read_text())["details"]["spec"]
 
     capsys.readouterr()
     assert main(["eval", "compare", str(xtd), str(xtd)]) == 0
     assert "| text->image en | R@1 |" in capsys.readouterr().out
+
+
+def argv_zero(manifest: Path, model_dir: Path, out: Path) -> list[str]:
+    image = ["--model", str(model_dir), "--modality", "image", "--label-field", "category"]
+    return ["eval", "zeroshot", "--manifest", str(manifest), *image, "--out", str(out)]
 
 
 def test_default_manifest_path(model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,6 +23,7 @@ from unibind.evaluation.records import MetricDefinition
 from unibind.evaluation.zero_shot import accuracy_and_macro_f1, label_prompts, zero_shot_predict
 from unibind.modalities import Modality, default_spec
 from unibind.modalities.base import InputError
+from unibind.modalities.settings import spec_from_settings
 
 METRICS = (
     MetricDefinition("accuracy", "percent of items whose most similar label prompt is their label", "CLIP zero-shot"),
@@ -71,11 +72,13 @@ def zero_shot_manifest(
     on_error: OnError = "raise",
     progress: bool = True,
     classes_from: str | Path | None = None,
+    spec_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Classify every item of ``manifest`` that has ``modality``; returns rows, details and the files read.
 
     The classes are the distinct labels of ``classes_from`` (a manifest, e.g. the whole corpus, so that a
     class absent from the evaluated split can still be predicted), by default of ``manifest`` itself.
+    ``spec_settings`` override the modality's default input settings (e.g. ``{"min_seconds": 0.05}``).
     """
     manifest = Path(manifest)
     if modality == Modality.GRAPH:
@@ -84,7 +87,7 @@ def zero_shot_manifest(
     labels = read_labels(manifest, label_field)
     label_source = read_labels(Path(classes_from), label_field) if classes_from else labels
     classes = sorted(set(label_source.values()) | {labels[item.id] for item in items})
-    spec = default_spec(modality)
+    spec = spec_from_settings(modality, spec_settings) if spec_settings else default_spec(modality)
     samples, kept = [], []
     for item in items:
         raw = item.fields[modality][0] if modality == Modality.TEXT else item.fields[modality]
@@ -117,6 +120,7 @@ def zero_shot_manifest(
             "items": len(items),
             "skipped": skipped.count,
             "skip_reasons": skipped.reasons,
+            "spec": repr(spec),
             "classes": classes,
             "prompts": prompts,
             "per_class": per_class(predicted, target, classes),

@@ -85,9 +85,30 @@ def add_eval_commands(benchmarks: argparse._SubParsersAction) -> None:
     zero.add_argument(
         "--classes-from", default=None, help="manifest whose labels form the class set (default: --manifest)"
     )
+    zero.add_argument(
+        "--spec",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        type=_setting,
+        help="input settings of the modality's spec, e.g. min_seconds=0.05 (audio) or image_size=224 (image)",
+    )
     _add_common(zero)
     compare = benchmarks.add_parser("compare", help="two result manifests side by side, with deltas")
     compare.add_argument("records", nargs=2, metavar="RESULT.json")
+
+
+def _setting(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE read as JSON when it is (numbers, booleans, lists), else as a string."""
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -251,6 +272,7 @@ def _zeroshot(args: argparse.Namespace, argv: list[str]) -> int:
         args.template,
         on_error=args.on_error,
         classes_from=args.classes_from,
+        spec_settings=dict(args.spec),
     )
     table = results_table(results["rows"], results["details"])
     if results["details"]["skipped"]:
