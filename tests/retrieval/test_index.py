@@ -114,3 +114,28 @@ def test_fusion_by_hand() -> None:
     assert [item for item, _ in fuse([a, b], "zscore", top_k=1)] == ["x"]
     with pytest.raises(ValueError, match="zscore or rrf"):
         fuse([a], "max")
+
+
+@pytest.mark.parametrize("shift", [0.0, -3.0])  # thresholds all non-negative (int16 path) or some negative
+def test_group_maxima_match_a_plain_comparison(shift: float) -> None:
+    from unibind.retrieval.index import _group_maxima
+
+    generator = torch.Generator().manual_seed(2)
+    groups = torch.randn(50, 20, 8, generator=generator).bfloat16()
+    groups[0, 0] = -0.0  # signed zeros and infinities keep their order
+    groups[1, 1] = float("-inf")
+    threshold = (torch.rand(50, 1, generator=generator) * 2 + shift).bfloat16().float()
+    threshold[3] = 0.0
+    expected = (groups.float() > threshold.unsqueeze(2)).any(dim=2)
+    assert torch.equal(_group_maxima(groups, threshold), expected)
+
+
+def test_first_pool_equals_a_topk_over_the_whole_block() -> None:
+    from unibind.retrieval.index import _first_pool, _grouped
+
+    block = torch.randn(40, 1000, generator=torch.Generator().manual_seed(3)).bfloat16()  # 1000 = 15 x 64 + 40
+    scores, columns = _first_pool(_grouped(block, 64), take=32)
+    expected = block.float().topk(32, dim=1).values
+    torch.testing.assert_close(scores, expected, rtol=0, atol=0)
+    torch.testing.assert_close(block.float().gather(1, columns), scores, rtol=0, atol=0)  # bfloat16 ties may swap
+    assert int(columns.max()) < 1000
