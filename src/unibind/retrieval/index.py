@@ -85,6 +85,11 @@ def _group_maxima(groups: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor
     return groups.amax(dim=2) > threshold.to(groups.dtype)
 
 
+def _bfloat16(chunk: torch.Tensor) -> torch.Tensor:
+    """``chunk`` as bfloat16; float16 goes through float32 (exact), twice as fast here as a direct cast."""
+    return chunk.float().bfloat16() if chunk.dtype == torch.float16 else chunk.to(torch.bfloat16)
+
+
 def _grouped(block: torch.Tensor, group: int) -> torch.Tensor:
     """``[Q, C]`` scores as ``[Q, ceil(C / group), group]``, the last group padded with ``-inf``."""
     if block.shape[1] % group:
@@ -119,10 +124,10 @@ def _threshold_candidates(
     of them) costs several.
     """
     n, num_queries = approximate.shape[0], qb.shape[0]
-    pool_scores, pool_rows = _first_pool(_grouped(qb @ approximate[:chunk_size].to(torch.bfloat16).T, group), take)
+    pool_scores, pool_rows = _first_pool(_grouped(qb @ _bfloat16(approximate[:chunk_size]).T, group), take)
     offsets = torch.arange(group)
     for start in range(chunk_size, n, chunk_size):
-        groups = _grouped(qb @ approximate[start : start + chunk_size].to(torch.bfloat16).T, group)
+        groups = _grouped(qb @ _bfloat16(approximate[start : start + chunk_size]).T, group)
         threshold = pool_scores[:, -1:]
         group_queries, group_index = _group_maxima(groups, threshold).nonzero(as_tuple=True)
         if len(group_queries) == 0:
