@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     ibuild.add_argument("--dtype", default="float32", choices=["float32", "float16"])
     ibuild.add_argument("--backend", default="exact", choices=["exact", "faiss-flat", "faiss-ivf", "faiss-hnsw"])
     ibuild.add_argument("--on-error", default="raise", choices=["raise", "skip"])
+    ibuild.add_argument(
+        "--no-media",
+        action="store_true",
+        help="no copies of image/audio files or motion GIFs in the index (cards only)",
+    )
     search = commands.add_parser("search", help="search an index with a text query")
     search.add_argument("--model", required=True)
     search.add_argument("--index", required=True)
@@ -167,7 +172,14 @@ def main(argv: list[str] | None = None) -> int:
         from unibind.retrieval.build import build_index
 
         built = build_index(
-            args.model, args.manifest, args.modalities, args.out, args.dtype, args.backend, on_error=args.on_error
+            args.model,
+            args.manifest,
+            args.modalities,
+            args.out,
+            args.dtype,
+            args.backend,
+            on_error=args.on_error,
+            media=not args.no_media,
         )
         print(f"indexed {len(built)} vectors ({', '.join(sorted(set(built.modalities)))}) into {args.out}")
         return 0

@@ -40,3 +40,11 @@ def test_build_and_search(
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3
     assert all(line.split()[-1].endswith("#image") for line in lines)
+
+
+def test_build_without_media(tmp_path: Path, tiny_embedder: UnifiedEmbedder, shapes_dir: Path) -> None:
+    model = tiny_embedder.save_pretrained(tmp_path / "model")
+    argv = ["index", "build", "--model", str(model), "--manifest", str(shapes_dir / "val.jsonl"), "--no-media"]
+    assert main([*argv, "--modalities", "image", "--out", str(tmp_path / "idx")]) == 0
+    assert len(VectorIndex.load(tmp_path / "idx")) == 16  # one validation image per (colour, shape) concept
+    assert not any((tmp_path / "idx" / "media").iterdir())
