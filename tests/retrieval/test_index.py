@@ -117,8 +117,8 @@ def test_fusion_by_hand() -> None:
 
 
 @pytest.mark.parametrize("shift", [0.0, -3.0])  # thresholds all non-negative (int16 path) or some negative
-def test_group_maxima_match_a_plain_comparison(shift: float) -> None:
-    from unibind.retrieval.index import _group_maxima
+def test_comparable_scores_match_plain_comparisons(shift: float) -> None:
+    from unibind.retrieval.index import _comparable
 
     generator = torch.Generator().manual_seed(2)
     groups = torch.randn(50, 20, 8, generator=generator).bfloat16()
@@ -126,8 +126,10 @@ def test_group_maxima_match_a_plain_comparison(shift: float) -> None:
     groups[1, 1] = float("-inf")
     threshold = (torch.rand(50, 1, generator=generator) * 2 + shift).bfloat16().float()
     threshold[3] = 0.0
-    expected = (groups.float() > threshold.unsqueeze(2)).any(dim=2)
-    assert torch.equal(_group_maxima(groups, threshold), expected)
+    expected = groups.float() > threshold.unsqueeze(2)
+    values, limit = _comparable(groups, threshold)
+    assert torch.equal(values > limit.unsqueeze(2), expected)
+    assert torch.equal(values.amax(dim=2) > limit, expected.any(dim=2))
 
 
 def test_first_pool_equals_a_topk_over_the_whole_block() -> None:

@@ -71,18 +71,17 @@ def top_k_half(
     return top_k_rescored(queries, items, items, k, chunk_size, overfetch)
 
 
-def _group_maxima(groups: torch.Tensor, threshold: torch.Tensor) -> torch.Tensor:
-    """``[Q, G]``: does each group of bfloat16 scores ``[Q, G, S]`` hold a score above ``threshold [Q, 1]``?
+def _comparable(scores: torch.Tensor, threshold: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """bfloat16 ``scores`` and a float ``threshold`` in a form where ``>`` and ``max`` are fast and exact.
 
-    With every threshold non-negative the maxima are taken on the raw 16-bit patterns as int16, several
-    times faster than bfloat16 arithmetic: non-negative bfloat16 values order like their bit patterns, and
-    negative ones (sign bit set) read as negative integers, below any non-negative threshold, so the
-    answer is unchanged.
+    With every threshold non-negative both are read as their raw 16-bit patterns (int16), several times
+    faster than bfloat16 arithmetic here: non-negative bfloat16 values order like their bit patterns, and
+    negative ones (sign bit set) read as negative integers, below any non-negative threshold, so every
+    "above the threshold" answer is unchanged. Otherwise both stay bfloat16.
     """
     if bool((threshold >= 0).all()):
-        bits = groups.view(torch.int16).amax(dim=2)
-        return bits > threshold.to(torch.bfloat16).view(torch.int16)
-    return groups.amax(dim=2) > threshold.to(groups.dtype)
+        return scores.view(torch.int16), threshold.to(torch.bfloat16).view(torch.int16)
+    return scores, threshold.to(scores.dtype)
 
 
 def _bfloat16(chunk: torch.Tensor) -> torch.Tensor:
@@ -119,21 +118,21 @@ def _threshold_candidates(
 
     The first chunk's top-``take`` starts each query's pool (:func:`_first_pool`). Later chunks are cut
     into groups of ``group`` columns; only groups whose maximum beats the query's current ``take``-th best
-    are opened (:func:`_group_maxima`), and only their scores above it are merged into the pool. The group
-    maxima cost one pass over the block; comparing and gathering every score (let alone a top-k over all
-    of them) costs several.
+    are opened, and only their scores above it are merged into the pool (comparisons as :func:`_comparable`).
+    The group maxima cost one pass over the block; comparing and gathering every score (let alone a top-k
+    over all of them) costs several.
     """
     n, num_queries = approximate.shape[0], qb.shape[0]
     pool_scores, pool_rows = _first_pool(_grouped(qb @ _bfloat16(approximate[:chunk_size]).T, group), take)
     offsets = torch.arange(group)
     for start in range(chunk_size, n, chunk_size):
         groups = _grouped(qb @ _bfloat16(approximate[start : start + chunk_size]).T, group)
-        threshold = pool_scores[:, -1:]
-        group_queries, group_index = _group_maxima(groups, threshold).nonzero(as_tuple=True)
+        ordered, limit = _comparable(groups, pool_scores[:, -1:])
+        group_queries, group_index = (ordered.amax(dim=2) > limit).nonzero(as_tuple=True)
         if len(group_queries) == 0:
             continue
         values = groups[group_queries, group_index]
-        above = values > threshold.to(groups.dtype)[group_queries]
+        above = ordered[group_queries, group_index] > limit[group_queries]
         query_rows = group_queries.unsqueeze(1).expand(-1, group)[above]
         columns = (group_index.unsqueeze(1) * group + offsets)[above]
         counts = torch.bincount(query_rows, minlength=num_queries)
