@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from unibind.datasets.manifest import ManifestError, OnError, read_jsonl, read_manifest
 from unibind.embedder import UnifiedEmbedder
+from unibind.evaluation.embedding import embed_raw
 from unibind.evaluation.records import MetricDefinition
 from unibind.evaluation.zero_shot import accuracy_and_macro_f1, label_prompts, zero_shot_predict
 from unibind.modalities import Modality, default_spec
-from unibind.modalities.base import InputError
 from unibind.modalities.settings import spec_from_settings
 
 METRICS = (
@@ -61,7 +60,6 @@ def per_class(predicted: torch.Tensor, target: torch.Tensor, names: Sequence[str
     return out
 
 
-@torch.no_grad()
 def zero_shot_manifest(
     model: UnifiedEmbedder,
     manifest: str | Path,
@@ -88,26 +86,15 @@ def zero_shot_manifest(
     label_source = read_labels(Path(classes_from), label_field) if classes_from else labels
     classes = sorted(set(label_source.values()) | {labels[item.id] for item in items})
     spec = spec_from_settings(modality, spec_settings) if spec_settings else default_spec(modality)
-    samples, kept = [], []
-    for item in items:
-        raw = item.fields[modality][0] if modality == Modality.TEXT else item.fields[modality]
-        try:
-            samples.append(spec.load(raw, item=f"{manifest}, row {item.row}"))
-        except InputError as error:
-            if on_error == "raise":
-                raise
-            skipped.add(str(error))
-            continue
-        kept.append(item)
-    items = kept
-    vectors = []
-    for start in tqdm(range(0, len(items), batch_size), desc=f"embedding {modality}", disable=not progress):
-        batch = spec.collate(samples[start : start + batch_size])
-        vectors.append(model({modality: batch})[modality].float())
-    text_spec = default_spec("text")
+    raws = [item.fields[modality][0] if modality == Modality.TEXT else item.fields[modality] for item in items]
+    names = [f"{manifest}, row {item.row}" for item in items]
+    vectors, kept = embed_raw(
+        model, modality, raws, spec, names, batch_size, progress, skipped if on_error == "skip" else None
+    )
+    items = [items[i] for i in kept]
     prompts = label_prompts(classes, template)
-    label_vectors = model({"text": text_spec.collate([text_spec.load(p) for p in prompts])})["text"].float()
-    predicted = zero_shot_predict(torch.cat(vectors), label_vectors)
+    label_vectors = embed_raw(model, "text", prompts)[0]
+    predicted = zero_shot_predict(vectors, label_vectors)
     target = torch.tensor([classes.index(labels[item.id]) for item in items])
     scores = accuracy_and_macro_f1(predicted, target, len(classes))
     confusion = torch.zeros(len(classes), len(classes), dtype=torch.long)

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from tqdm.auto import tqdm
 
+from unibind.datasets.manifest import SkipReport
 from unibind.embedder import UnifiedEmbedder
-from unibind.modalities import default_spec
+from unibind.modalities import ModalitySpec, default_spec
+from unibind.modalities.base import InputError
 
 
 class TextImageEmbedder(Protocol):
@@ -75,6 +77,42 @@ def embed_pairs(
     return torch.stack(rows)
 
 
+@torch.no_grad()
+def embed_raw(
+    model: UnifiedEmbedder,
+    modality: str,
+    raws: Sequence[Any],
+    spec: ModalitySpec | None = None,
+    names: Sequence[str] | None = None,
+    batch_size: int = 64,
+    progress: bool = False,
+    skipped: SkipReport | None = None,
+) -> tuple[torch.Tensor, list[int]]:
+    """``(vectors [K, D], kept)``: raw inputs loaded by ``spec`` (default: the modality's) a batch at a time.
+
+    ``names`` name the inputs in load errors. An input that fails to load raises
+    :class:`~unibind.modalities.base.InputError`, or, given a ``skipped`` report, is counted there and left
+    out: ``kept`` lists the positions of the inputs that have a vector.
+    """
+    spec = spec or default_spec(modality)
+    names = list(names) if names is not None else [f"{modality} input {i}" for i in range(len(raws))]
+    vectors, kept = [], []
+    for start in tqdm(range(0, len(raws), batch_size), desc=f"embedding {modality}", disable=not progress):
+        samples = []
+        for position in range(start, min(start + batch_size, len(raws))):
+            try:
+                samples.append(spec.load(raws[position], item=names[position]))
+            except InputError as error:
+                if skipped is None:
+                    raise
+                skipped.add(str(error))
+                continue
+            kept.append(position)
+        if samples:
+            vectors.append(model({modality: spec.collate(samples)})[modality].float())
+    return (torch.cat(vectors) if vectors else torch.empty(0, model.embed_dim)), kept
+
+
 class ModelEmbedder:
     """A saved :class:`UnifiedEmbedder` behind :class:`TextImageEmbedder`, inputs through the default specs.
 
@@ -94,23 +132,11 @@ class ModelEmbedder:
     def from_pretrained(cls, directory: str | Path, **kwargs) -> ModelEmbedder:
         return cls(UnifiedEmbedder.from_pretrained(directory, modalities=["text", "image"]), **kwargs)
 
-    @torch.no_grad()
     def embed_texts(self, texts: Sequence[str]) -> torch.Tensor:
-        out = []
-        for start in tqdm(range(0, len(texts), self.batch_size), desc="texts", disable=not self.progress):
-            chunk = texts[start : start + self.batch_size]
-            batch = self.text_spec.collate([self.text_spec.load(t) for t in chunk])
-            out.append(self.model({"text": batch})["text"].float())
-        return torch.cat(out) if out else torch.empty(0, self.model.embed_dim)
+        return embed_raw(self.model, "text", texts, self.text_spec, None, self.batch_size, self.progress)[0]
 
-    @torch.no_grad()
     def embed_images(self, paths: Sequence[Path], items: Sequence[str] | None = None) -> torch.Tensor:
         if "image" not in self.model.modalities:
             raise ValueError(f"the model has no image encoder (it has {self.model.modalities})")
         names = list(items) if items is not None else [str(p) for p in paths]
-        out = []
-        for start in tqdm(range(0, len(paths), self.batch_size), desc="images", disable=not self.progress):
-            chunk = zip(paths[start : start + self.batch_size], names[start : start + self.batch_size], strict=True)
-            batch = self.image_spec.collate([self.image_spec.load(path, item=name) for path, name in chunk])
-            out.append(self.model({"image": batch})["image"].float())
-        return torch.cat(out) if out else torch.empty(0, self.model.embed_dim)
+        return embed_raw(self.model, "image", paths, self.image_spec, names, self.batch_size, self.progress)[0]
