@@ -132,7 +132,7 @@ def _threshold_candidates(
         if len(group_queries) == 0:
             continue
         values = groups[group_queries, group_index]
-        above = ordered[group_queries, group_index] > limit[group_queries]
+        above = values.view(ordered.dtype) > limit[group_queries]
         query_rows = group_queries.unsqueeze(1).expand(-1, group)[above]
         columns = (group_index.unsqueeze(1) * group + offsets)[above]
         counts = torch.bincount(query_rows, minlength=num_queries)
