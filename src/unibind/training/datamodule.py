@@ -26,7 +26,34 @@ def make_loader(dataset, batch_size: int, shuffle: bool, num_workers: int) -> Da
     )
 
 
-class ManifestDataModule(L.LightningDataModule):
+class SplitDataModule(L.LightningDataModule):
+    """A data module whose ``setup`` fills ``datasets`` (train / val / test) and whose loaders come from it.
+
+    Subclasses set ``datasets``, ``batch_size`` and ``num_workers``; ``missing`` is the error for a split
+    that was not configured (``{split}`` is filled in).
+    """
+
+    missing = "no {split} split configured"
+    datasets: dict
+    batch_size: int
+    num_workers: int
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if split not in self.datasets:
+            raise ValueError(self.missing.format(split=split))
+        return make_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+
+class ManifestDataModule(SplitDataModule):
     """Train / val / test manifests read through modality specs.
 
     Args:
@@ -40,6 +67,8 @@ class ManifestDataModule(L.LightningDataModule):
         on_error: ``raise`` at the first bad row, or ``skip`` it and count it.
         random_captions: in training pick a random caption of each item at every access (else the first).
     """
+
+    missing = "no {split} manifest configured (data.{split})"
 
     def __init__(
         self,
@@ -68,17 +97,3 @@ class ManifestDataModule(L.LightningDataModule):
             if path is not None and split not in self.datasets:
                 sampling = "random" if split == "train" and self.random_captions else "first"
                 self.datasets[split] = ManifestDataset(path, self.specs, self.on_error, sampling)
-
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        if split not in self.datasets:
-            raise ValueError(f"no {split} manifest configured (data.{split})")
-        return make_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)

@@ -14,17 +14,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from unibind.cache import cache_dir
 from unibind.datasets.humanml3d import HumanML3D
 from unibind.datasets.manifest import OnError, collate_items
 from unibind.features import cached_features
 from unibind.modalities import InputError, MotionSpec, TextSpec
-from unibind.training.datamodule import make_loader
+from unibind.training.datamodule import SplitDataModule
 
 
 class MotionTextDataset(Dataset):
@@ -66,7 +65,7 @@ class MotionTextDataset(Dataset):
         return batch
 
 
-class HumanML3DDataModule(L.LightningDataModule):
+class HumanML3DDataModule(SplitDataModule):
     """Train / val / test splits of a HumanML3D-layout folder.
 
     Args:
@@ -80,6 +79,8 @@ class HumanML3DDataModule(L.LightningDataModule):
         on_error: ``raise`` on a bad item, or ``skip`` and count it.
         num_workers: DataLoader workers.
     """
+
+    missing = "no {split} split configured (data.splits)"
 
     def __init__(
         self,
@@ -121,17 +122,3 @@ class HumanML3DDataModule(L.LightningDataModule):
         unique = sorted(set(captions))
         vectors = cached_features(encoder, TextSpec(), unique, cache_dir() / "features", batch_size=128)
         return dict(zip(unique, F.normalize(vectors, dim=-1), strict=True))
-
-    def _loader(self, role: str, shuffle: bool) -> DataLoader:
-        if role not in self.datasets:
-            raise ValueError(f"no {role} split configured (data.splits)")
-        return make_loader(self.datasets[role], self.batch_size, shuffle, self.num_workers)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
