@@ -137,10 +137,9 @@ def create_app(engine: SearchEngine, limits: Limits | None = None) -> FastAPI:
 
     @app.get("/api/info", response_model=InfoOut, summary="What the server can do")
     def info() -> InfoOut:
-        counts = {m: engine.index.modalities.count(m) for m in engine.index_modalities}
         return InfoOut(
             query_modalities=engine.query_modalities,
-            index_modalities=counts,
+            index_modalities=engine.index_counts,
             dim=engine.index.dim,
             reranker=engine.reranker is not None,
             limits=asdict(limits),

@@ -12,6 +12,7 @@ Media files are found by item id through the item's card, and only inside the in
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,9 @@ class SearchEngine:
         # a graph tower embeds sampled subgraphs, not anything a request can carry
         self.query_modalities = [m for m in self.model.modalities if m != Modality.GRAPH]
         self.specs = {m: stored.get(m) or default_spec(m) for m in self.query_modalities}
-        self.index_modalities = sorted(set(self.index.modalities))
+        counts = Counter(self.index.modalities)
+        self.index_counts = {m: counts[m] for m in sorted(counts)}  # items per modality
+        self.index_modalities = list(self.index_counts)
         self.rerank_candidates = rerank_candidates
         self.reranker = None
         if reranker is not None:

@@ -21,7 +21,7 @@ def serve(
     import uvicorn
 
     engine = SearchEngine(model_dir, index_dir, reranker=reranker)
-    counts = ", ".join(f"{engine.index.modalities.count(m)} {m}" for m in engine.index_modalities)
+    counts = ", ".join(f"{count} {m}" for m, count in engine.index_counts.items())
     print(f"index {index_dir}: {counts}; queries: {', '.join(engine.query_modalities)}")
     print(f"reranking: {reranker or 'off'}; open http://{host}:{port}/ (API schema at /docs)")
     uvicorn.run(create_app(engine, limits), host=host, port=port, log_level="warning")
