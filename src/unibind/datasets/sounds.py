@@ -14,7 +14,6 @@ that :func:`unibind.datasets.read_manifest` reads, and ``index.json`` describing
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import struct
@@ -29,6 +28,7 @@ import soundfile
 from tqdm.auto import tqdm
 
 from unibind.cache import cache_dir
+from unibind.checksums import sha256_file
 
 GM_FAMILIES = (
     "piano", "chromatic percussion", "organ", "guitar", "bass", "strings", "ensemble", "brass",
@@ -210,14 +210,6 @@ def event_rows(folder: Path = FREEDESKTOP_SOUNDS) -> list[dict]:
     return rows
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _fluidsynth_version() -> str:
     fluidsynth = shutil.which("fluidsynth")
     if fluidsynth is None:
@@ -247,7 +239,7 @@ def build_sound_corpus(
     event_list = event_rows(events)
     (root / "notes").mkdir(parents=True, exist_ok=True)
     (root / "events").mkdir(exist_ok=True)
-    made_with = {"soundfont": font.name, "soundfont_sha256": _file_sha256(font), "sample_rate": sample_rate}
+    made_with = {"soundfont": font.name, "soundfont_sha256": sha256_file(font), "sample_rate": sample_rate}
     made_with["fluidsynth"] = _fluidsynth_version()
     index_path = root / "index.json"
     previous = json.loads(index_path.read_text()) if index_path.is_file() else {}

@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from unibind.checksums import sha256_file
+
 FORMAT_VERSION = 1
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx", ".npz", ".npy", ".tflite")
 CONFIG_NAMES = ("unibind_config.json", "config.json")
@@ -45,14 +47,6 @@ class MetricDefinition:
 
 class RecordError(ValueError):
     """A result manifest that cannot be read; the message names the file and the problem."""
-
-
-def sha256_file(path: str | Path, block: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def files_digest(root: str | Path, files: Iterable[str | Path]) -> dict[str, Any]:
