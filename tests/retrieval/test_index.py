@@ -5,35 +5,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from unibind.retrieval import VectorIndex, fuse, rrf_fusion, top_k_chunked, zscore_fusion
+from unibind.retrieval import VectorIndex, fuse, rrf_fusion, zscore_fusion
 
 
 def _data(n: int = 500, d: int = 16, q: int = 7) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
     return torch.randn(n, d, generator=generator), torch.randn(q, d, generator=generator)
-
-
-def test_chunked_top_k_equals_a_full_sort() -> None:
-    items, queries = _data()
-    scores, indices = top_k_chunked(queries, items, k=10, chunk_size=37)
-    full = queries @ items.T
-    expected = torch.sort(full, dim=1, descending=True)
-    torch.testing.assert_close(scores, expected.values[:, :10])
-    assert torch.equal(indices, expected.indices[:, :10])
-
-
-@pytest.mark.parametrize("chunk_size", [16384, 1000])  # 2 chunks, or 20 with a ragged last group each time
-def test_half_precision_candidates_are_rescored_exactly(chunk_size: int) -> None:
-    from unibind.retrieval.index import top_k_half
-
-    generator = torch.Generator().manual_seed(1)
-    items = torch.nn.functional.normalize(torch.randn(20000, 64, generator=generator), dim=1).half()
-    queries = torch.nn.functional.normalize(torch.randn(12, 64, generator=generator), dim=1)
-    reference = torch.sort(queries @ items.float().T, dim=1, descending=True)
-    for batch in (queries, queries[:1]):  # the batched bfloat16 path and the float16 matrix-vector path
-        scores, indices = top_k_half(batch, items, k=10, chunk_size=chunk_size)
-        torch.testing.assert_close(scores, reference.values[: len(batch), :10])
-        assert torch.equal(indices, reference.indices[: len(batch), :10])
 
 
 def test_float16_storage_keeps_the_ranking_close() -> None:
@@ -116,28 +93,19 @@ def test_fusion_by_hand() -> None:
         fuse([a], "max")
 
 
-@pytest.mark.parametrize("shift", [0.0, -3.0])  # thresholds all non-negative (int16 path) or some negative
-def test_comparable_scores_match_plain_comparisons(shift: float) -> None:
-    from unibind.retrieval.index import _comparable
+def test_scoring_is_saved_and_older_indexes_load(tmp_path: Path) -> None:
+    import json
 
-    generator = torch.Generator().manual_seed(2)
-    groups = torch.randn(50, 20, 8, generator=generator).bfloat16()
-    groups[0, 0] = -0.0  # signed zeros and infinities keep their order
-    groups[1, 1] = float("-inf")
-    threshold = (torch.rand(50, 1, generator=generator) * 2 + shift).bfloat16().float()
-    threshold[3] = 0.0
-    expected = groups.float() > threshold.unsqueeze(2)
-    values, limit = _comparable(groups, threshold)
-    assert torch.equal(values > limit.unsqueeze(2), expected)
-    assert torch.equal(values.amax(dim=2) > limit, expected.any(dim=2))
-
-
-def test_first_pool_equals_a_topk_over_the_whole_block() -> None:
-    from unibind.retrieval.index import _first_pool, _grouped
-
-    block = torch.randn(40, 1000, generator=torch.Generator().manual_seed(3)).bfloat16()  # 1000 = 15 x 64 + 40
-    scores, columns = _first_pool(_grouped(block, 64), take=32)
-    expected = block.float().topk(32, dim=1).values
-    torch.testing.assert_close(scores, expected, rtol=0, atol=0)
-    torch.testing.assert_close(block.float().gather(1, columns), scores, rtol=0, atol=0)  # bfloat16 ties may swap
-    assert int(columns.max()) < 1000
+    items, queries = _data(40)
+    index = VectorIndex(16, scoring="float32")
+    index.add([f"d{i}" for i in range(40)], items, "text")
+    index.save(tmp_path / "idx")
+    assert VectorIndex.load(tmp_path / "idx").scoring == "float32"
+    meta_path = tmp_path / "idx" / "index.json"
+    meta = json.loads(meta_path.read_text())
+    for shadow, scoring in ((True, "auto"), (False, "float32")):  # written before ``scoring`` replaced it
+        options = {key: value for key, value in meta["options"].items() if key != "scoring"}
+        meta_path.write_text(json.dumps({**meta, "options": {**options, "bf16_shadow": shadow}}))
+        loaded = VectorIndex.load(tmp_path / "idx")
+        assert loaded.options["scoring"] == scoring
+        assert loaded.search(queries, 5).ids == index.search(queries, 5).ids

@@ -1,14 +1,15 @@
-"""A vector index over items of any modality: exact search (chunked matmul + top-k) or FAISS, saved safely.
+"""A vector index over items of any modality: exact search or FAISS, saved safely.
 
-Items have an id, a modality and a unit-norm vector; scores are inner products (cosine). ``exact``
-scores the queries against ``chunk_size`` items at a time and merges running top-k lists, so memory stays
-``O(queries * chunk_size)``; vectors can be stored as float32 or float16 (half the memory: candidates come
-from 16-bit scores and are re-scored exactly in float32, see :func:`top_k_half`). ``faiss-flat`` /
-``faiss-ivf`` / ``faiss-hnsw`` build the matching FAISS inner-product index. A search may be restricted to
-some modalities (cross-modal search: a text query against images).
+Items have an id, a modality and a unit-norm vector; scores are inner products (cosine). ``exact`` search
+scores chunk by chunk (memory ``O(queries * chunk)``), vectors stored as float32 or float16. Its
+``scoring`` picks how: candidates from int8 products (:mod:`unibind.retrieval.int8`, one packed int8 copy
+per modality) or bfloat16 products (:func:`~unibind.retrieval.topk.top_k_rescored`), re-scored exactly in
+float32; or float32 products throughout. ``faiss-flat`` / ``faiss-ivf`` / ``faiss-hnsw`` build the matching
+FAISS inner-product index. A search may be restricted to some modalities (cross-modal search: a text query
+against images).
 
-On disk: ``vectors.safetensors`` and ``index.json`` (ids, modalities, dtype, backend), written to temporary
-names first and renamed into place, so a crash while saving leaves the previous index readable.
+On disk: ``vectors.safetensors`` and ``index.json`` (ids, modalities, dtype, backend, options), written to
+temporary names first and renamed into place, so a crash while saving leaves the previous index readable.
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from unibind.retrieval.int8 import Int8Rows, int8_available
+from unibind.retrieval.topk import OVERFETCH, rescore, top_k_chunked, top_k_half, top_k_rescored
+
 Backend = Literal["exact", "faiss-flat", "faiss-ivf", "faiss-hnsw"]
+Scoring = Literal["auto", "int8", "bfloat16", "float32"]
 FORMAT_VERSION = 1
 
 
@@ -37,145 +42,6 @@ class SearchResult:
     ids: list[list[str | None]]
 
 
-def top_k_chunked(
-    queries: torch.Tensor, items: torch.Tensor, k: int, chunk_size: int = 8192
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact top-``k`` inner products of ``queries: [Q, D]`` against ``items: [N, D]``.
-
-    Returns ``(scores [Q, k], indices [Q, k])``, best first. float32 items: scores ``chunk_size`` items at a
-    time and merges running top-k lists (small chunks keep the score block in cache). 16-bit items: see
-    :func:`top_k_half`.
-    """
-    if items.dtype in (torch.float16, torch.bfloat16):
-        return top_k_half(queries, items, k, chunk_size)
-    q = queries.float()
-    if q.shape[0] == 1:  # one query: a matrix-vector product over everything at once
-        scores, indices = torch.mv(items, q[0]).topk(min(k, items.shape[0]))
-        return scores.unsqueeze(0), indices.unsqueeze(0)
-    best_scores = torch.full((q.shape[0], 0), float("-inf"))
-    best_indices = torch.zeros((q.shape[0], 0), dtype=torch.long)
-    for start in range(0, items.shape[0], chunk_size):
-        scores = q @ items[start : start + chunk_size].T
-        chunk_scores, chunk_indices = scores.topk(min(k, scores.shape[1]), dim=1)
-        merged_scores = torch.cat([best_scores, chunk_scores], dim=1)
-        merged_indices = torch.cat([best_indices, chunk_indices + start], dim=1)
-        best_scores, order = merged_scores.topk(min(k, merged_scores.shape[1]), dim=1)
-        best_indices = merged_indices.gather(1, order)
-    return best_scores, best_indices
-
-
-def top_k_half(
-    queries: torch.Tensor, items: torch.Tensor, k: int, chunk_size: int = 16384, overfetch: int = 22
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``k`` over 16-bit ``items``: candidates from 16-bit scores, then exact float32 re-scoring."""
-    return top_k_rescored(queries, items, items, k, chunk_size, overfetch)
-
-
-def _comparable(scores: torch.Tensor, threshold: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """bfloat16 ``scores`` and a float ``threshold`` in a form where ``>`` and ``max`` are fast and exact.
-
-    With every threshold non-negative both are read as their raw 16-bit patterns (int16), several times
-    faster than bfloat16 arithmetic here: non-negative bfloat16 values order like their bit patterns, and
-    negative ones (sign bit set) read as negative integers, below any non-negative threshold, so every
-    "above the threshold" answer is unchanged. Otherwise both stay bfloat16.
-    """
-    if bool((threshold >= 0).all()):
-        return scores.view(torch.int16), threshold.to(torch.bfloat16).view(torch.int16)
-    return scores, threshold.to(scores.dtype)
-
-
-def _bfloat16(chunk: torch.Tensor) -> torch.Tensor:
-    """``chunk`` as bfloat16; float16 goes through float32 (exact), twice as fast here as a direct cast."""
-    return chunk.float().bfloat16() if chunk.dtype == torch.float16 else chunk.to(torch.bfloat16)
-
-
-def _grouped(block: torch.Tensor, group: int) -> torch.Tensor:
-    """``[Q, C]`` scores as ``[Q, ceil(C / group), group]``, the last group padded with ``-inf``."""
-    if block.shape[1] % group:
-        block = torch.nn.functional.pad(block, (0, group - block.shape[1] % group), value=float("-inf"))
-    return block.view(block.shape[0], -1, group)
-
-
-def _first_pool(groups: torch.Tensor, take: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``take`` scores ``[Q, take]`` (float32) and their columns of the first block, via its groups.
-
-    Each of a query's ``take`` best scores lies in a group whose maximum is at least the ``take``-th best,
-    and at most ``take`` groups have such a maximum: so a top-k over the groups' maxima, then over the
-    scores of the chosen groups, equals a top-k over the whole block, at a fraction of its cost.
-    """
-    num_queries, num_groups, group = groups.shape
-    chosen = groups.amax(dim=2).float().topk(min(take, num_groups), dim=1).indices
-    scores = groups.gather(1, chosen.unsqueeze(2).expand(-1, -1, group)).reshape(num_queries, -1).float()
-    columns = (chosen.unsqueeze(2) * group + torch.arange(group)).reshape(num_queries, -1)
-    top_scores, order = scores.topk(take, dim=1)
-    return top_scores, columns.gather(1, order)
-
-
-def _threshold_candidates(
-    qb: torch.Tensor, approximate: torch.Tensor, take: int, chunk_size: int, group: int = 64
-) -> torch.Tensor:
-    """``[Q, take]`` candidate rows: a running pool per query, raised chunk by chunk.
-
-    The first chunk's top-``take`` starts each query's pool (:func:`_first_pool`). Later chunks are cut
-    into groups of ``group`` columns; only groups whose maximum beats the query's current ``take``-th best
-    are opened, and only their scores above it are merged into the pool (comparisons as :func:`_comparable`).
-    The group maxima cost one pass over the block; comparing and gathering every score (let alone a top-k
-    over all of them) costs several.
-    """
-    n, num_queries = approximate.shape[0], qb.shape[0]
-    pool_scores, pool_rows = _first_pool(_grouped(qb @ _bfloat16(approximate[:chunk_size]).T, group), take)
-    offsets = torch.arange(group)
-    for start in range(chunk_size, n, chunk_size):
-        groups = _grouped(qb @ _bfloat16(approximate[start : start + chunk_size]).T, group)
-        ordered, limit = _comparable(groups, pool_scores[:, -1:])
-        group_queries, group_index = (ordered.amax(dim=2) > limit).nonzero(as_tuple=True)
-        if len(group_queries) == 0:
-            continue
-        values = groups[group_queries, group_index]
-        above = values.view(ordered.dtype) > limit[group_queries]
-        query_rows = group_queries.unsqueeze(1).expand(-1, group)[above]
-        columns = (group_index.unsqueeze(1) * group + offsets)[above]
-        counts = torch.bincount(query_rows, minlength=num_queries)
-        position = torch.arange(len(query_rows)) - (torch.cumsum(counts, 0) - counts)[query_rows]
-        width = int(counts.max())
-        new_scores = torch.full((num_queries, width), float("-inf"))
-        new_rows = torch.full((num_queries, width), -1, dtype=torch.long)
-        new_scores[query_rows, position] = values[above].float()
-        new_rows[query_rows, position] = columns + start
-        merged_scores = torch.cat([pool_scores, new_scores], dim=1)
-        merged_rows = torch.cat([pool_rows, new_rows], dim=1)
-        pool_scores, order = merged_scores.topk(take, dim=1)
-        pool_rows = merged_rows.gather(1, order)
-    return pool_rows
-
-
-def top_k_rescored(
-    queries: torch.Tensor,
-    items: torch.Tensor,
-    approximate: torch.Tensor,
-    k: int,
-    chunk_size: int = 16384,
-    overfetch: int = 22,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``k``: ``k + overfetch`` candidates from 16-bit scores against ``approximate`` (a 16-bit copy of
-    ``items``, or ``items`` themselves), then those candidates scored in float32 against ``items``.
-
-    One query: a 16-bit matrix-vector product; a batch: bfloat16 matrix products chunk by chunk (AVX-512
-    BF16 where the CPU has it) with a running per-query threshold (:func:`_threshold_candidates`). Returned
-    scores are exact for the stored vectors; a true top-k item is
-    missed only when 16-bit rounding pushes it below ``k + overfetch`` others.
-    """
-    q = queries.float()
-    take = min(items.shape[0], k + overfetch)
-    if q.shape[0] == 1:
-        candidates = torch.mv(approximate, q[0].to(approximate.dtype)).float().topk(take).indices.unsqueeze(0)
-    else:
-        candidates = _threshold_candidates(q.to(torch.bfloat16), approximate, take, chunk_size)
-    exact = torch.einsum("qd,qcd->qc", q, items[candidates].float())
-    scores, order = exact.topk(min(k, take), dim=1)
-    return scores, candidates.gather(1, order)
-
-
 class VectorIndex:
     """Ids, modalities and vectors ``[N, D]``; exact or FAISS search.
 
@@ -184,8 +50,15 @@ class VectorIndex:
         dtype: storage of the vectors (``float32`` or ``float16``; exact search only for float16).
         backend: ``exact``, ``faiss-flat``, ``faiss-ivf`` (``nlist`` cells, ``nprobe`` searched) or ``faiss-hnsw``
             (``hnsw_m`` links, ``ef_search``).
-        bf16_shadow: float32 exact indexes keep a bfloat16 copy of the vectors to score candidates
-            (:func:`top_k_rescored`; 1.5x the memory, about 1.5x the batched throughput); False: plain float32.
+        scoring: how exact search (and any search restricted to some modalities) scores. ``int8``: 32
+            candidates per query for top-10 from int8 products against a packed int8 copy built at the first
+            search (about 1 byte per value more; needs int8 dot-product instructions, see
+            :func:`~unibind.retrieval.int8.int8_available`), re-scored in float32. ``bfloat16``: candidates
+            from bfloat16 products (float32 storage keeps a bfloat16 copy, 2 bytes per value; float16
+            storage converts chunk by chunk), re-scored in float32. ``float32``: float32 products of every
+            item, no copy. ``auto``: ``int8`` where the CPU allows it, else ``bfloat16``. Returned scores are
+            the stored vectors' exact inner products in every mode; the candidate modes miss a true top-k
+            item only when rounding pushes it below ``k + 22`` others.
     """
 
     def __init__(
@@ -197,7 +70,7 @@ class VectorIndex:
         nprobe: int = 16,
         hnsw_m: int = 32,
         ef_search: int = 128,
-        bf16_shadow: bool = True,
+        scoring: Scoring = "auto",
     ) -> None:
         if dtype not in ("float32", "float16"):
             raise ValueError(f"dtype must be float32 or float16, got {dtype!r}")
@@ -205,16 +78,30 @@ class VectorIndex:
             raise ValueError(f"unknown backend {backend!r}")
         if backend != "exact" and dtype != "float32":
             raise ValueError("FAISS backends store float32 vectors; use dtype='float32'")
+        if scoring not in ("auto", "int8", "bfloat16", "float32"):
+            raise ValueError(f"scoring must be auto, int8, bfloat16 or float32, got {scoring!r}")
+        if scoring == "int8" and not int8_available():
+            raise ValueError("scoring='int8' needs int8 dot-product instructions (AVX-512 VNNI, AVX-VNNI or AMX) "
+                             "and torch with oneDNN; this machine has not: use scoring='auto'")  # fmt: skip
         self.dim, self.dtype, self.backend = dim, dtype, backend
         self.options = {"nlist": nlist, "nprobe": nprobe, "hnsw_m": hnsw_m, "ef_search": ef_search}
-        self.options["bf16_shadow"] = bf16_shadow
-        self._shadow: torch.Tensor | None = None
+        self.options["scoring"] = scoring
+        self._bf16_copy: torch.Tensor | None = None
+        self._int8: dict[str, Int8Rows] | None = None
         self._modality_rows: dict[str, torch.Tensor] | None = None
         self.ids: list[str] = []
         self.modalities: list[str] = []
         self.vectors = torch.empty(0, dim, dtype=getattr(torch, dtype))
         self._faiss = None
         self._position: dict[str, int] = {}
+
+    @property
+    def scoring(self) -> Literal["int8", "bfloat16", "float32"]:
+        """The scoring exact search uses here (``auto`` resolved for this CPU)."""
+        chosen = self.options["scoring"]
+        if chosen == "auto":
+            return "int8" if int8_available() else "bfloat16"
+        return chosen
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -245,7 +132,8 @@ class VectorIndex:
         self.modalities += modalities
         self.vectors = torch.cat([self.vectors, unit])
         self._faiss = None
-        self._shadow = None
+        self._bf16_copy = None
+        self._int8 = None
         self._modality_rows = None
 
     def _faiss_index(self):
@@ -277,20 +165,8 @@ class VectorIndex:
         if len(self) == 0:
             raise ValueError("the index is empty")
         queries = torch.nn.functional.normalize(queries.float(), dim=-1)
-        subset = None
-        if modalities is not None:
-            subset = self._rows_of(modalities)
-        if self.backend == "exact" or subset is not None:
-            items = self.vectors if subset is None else self.vectors[subset]
-            if self.dtype == "float32" and self.options["bf16_shadow"]:
-                if self._shadow is None:
-                    self._shadow = self.vectors.bfloat16()
-                shadow = self._shadow if subset is None else self._shadow[subset]
-                scores, indices = top_k_rescored(queries, items, shadow, k)
-            else:
-                scores, indices = top_k_chunked(queries, items, k)
-            if subset is not None:
-                indices = subset[indices]
+        if self.backend == "exact" or modalities is not None:
+            scores, indices = self._exact_search(queries, k, modalities)
         else:
             scores_np, indices_np = self._faiss_index().search(queries.numpy().astype(np.float32), k)
             scores, indices = torch.from_numpy(scores_np), torch.from_numpy(indices_np).long()
@@ -301,13 +177,51 @@ class VectorIndex:
         ids = [[self.ids[i] if i >= 0 else None for i in row] for row in indices.tolist()]
         return SearchResult(scores, indices, ids)
 
-    def _rows_of(self, modalities: Sequence[str]) -> torch.Tensor:
-        """Sorted rows of the items of ``modalities``; the per-modality rows are computed once per content."""
+    def _exact_search(
+        self, queries: torch.Tensor, k: int, modalities: Sequence[str] | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Top-``k`` rows among the items of ``modalities`` (None: all) by :attr:`scoring`: ``(scores, rows)``,
+        ``[Q, <= k]``."""
+        by_modality = self._rows_by_modality()
+        wanted = by_modality if modalities is None else dict.fromkeys(modalities)
+        present = [m for m in wanted if m in by_modality]
+        if not present:
+            return torch.empty(len(queries), 0), torch.empty(len(queries), 0, dtype=torch.long)
+        if self.scoring == "int8":
+            int8 = self._int8_rows()
+            candidates = [by_modality[m][int8[m].candidates(queries, k + OVERFETCH)] for m in present]
+            return rescore(queries, self.vectors, torch.cat(candidates, dim=1), k)
+        subset = None if len(present) == len(by_modality) else self._rows_of(present)
+        items = self.vectors if subset is None else self.vectors[subset]
+        if self.scoring == "float32":
+            scores, indices = top_k_chunked(queries, items, k)
+        elif self.dtype == "float16":
+            scores, indices = top_k_half(queries, items, k)
+        else:
+            if self._bf16_copy is None:
+                self._bf16_copy = self.vectors.bfloat16()
+            copy = self._bf16_copy if subset is None else self._bf16_copy[subset]
+            scores, indices = top_k_rescored(queries, items, copy, k)
+        return scores, indices if subset is None else subset[indices]
+
+    def _int8_rows(self) -> dict[str, Int8Rows]:
+        """One :class:`Int8Rows` per modality (over that modality's rows), built at the first int8 search."""
+        if self._int8 is None:
+            self._int8 = {m: Int8Rows(self.vectors[rows]) for m, rows in self._rows_by_modality().items()}
+        return self._int8
+
+    def _rows_by_modality(self) -> dict[str, torch.Tensor]:
+        """Sorted rows of each modality's items, computed once per content."""
         if self._modality_rows is None:
             codes = {m: i for i, m in enumerate(dict.fromkeys(self.modalities))}
             per_item = torch.tensor([codes[m] for m in self.modalities], dtype=torch.long)
             self._modality_rows = {m: torch.nonzero(per_item == c).flatten() for m, c in codes.items()}
-        parts = [self._modality_rows[m] for m in dict.fromkeys(modalities) if m in self._modality_rows]
+        return self._modality_rows
+
+    def _rows_of(self, modalities: Sequence[str]) -> torch.Tensor:
+        """Sorted rows of the items of ``modalities``."""
+        rows = self._rows_by_modality()
+        parts = [rows[m] for m in dict.fromkeys(modalities) if m in rows]
         return torch.sort(torch.cat(parts)).values if parts else torch.empty(0, dtype=torch.long)
 
     def vector(self, item_id: str) -> torch.Tensor:
@@ -348,7 +262,10 @@ class VectorIndex:
         meta = json.loads(meta_path.read_text())
         if meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{meta_path}: format_version {meta.get('format_version')} is not {FORMAT_VERSION}")
-        index = cls(meta["dim"], meta["dtype"], meta["backend"], **meta["options"])
+        options = dict(meta["options"])
+        if "bf16_shadow" in options:  # written before ``scoring`` existed
+            options.setdefault("scoring", "auto" if options.pop("bf16_shadow") else "float32")
+        index = cls(meta["dim"], meta["dtype"], meta["backend"], **options)
         vectors = load_file(str(directory / "vectors.safetensors"))["vectors"]
         if vectors.shape != (len(meta["ids"]), meta["dim"]):
             raise ValueError(f"{directory}: {vectors.shape[0]} vectors for {len(meta['ids'])} ids")
