@@ -4,16 +4,20 @@ Same unit-norm random vectors, same queries, same process, 2 threads each. Throu
 second for a batch of queries and for single queries. The last line's ratio is unibind float32 batched
 over FAISS batched (goal 1.0); ``float16_ratio`` is unibind with float16 storage over FAISS (goal 1.7).
 Results are checked: every unibind top-10 list must equal FAISS's (float32) or match its ids at >= 99%
-(float16, whose scores are rounded).
+(float16, whose scores are rounded). ``--scoring`` picks the index's candidate scoring (default ``auto``:
+int8 where the CPU has int8 dot products); the copy it builds at the first search is timed and counted
+in ``bytes_per_item`` (FAISS: 4 bytes per value).
 
     .venv/bin/python benchmarks/exact_search.py            # 1,000,000 x 384
     .venv/bin/python benchmarks/exact_search.py --quick    # 200,000 x 384
+    .venv/bin/python benchmarks/exact_search.py --quick --scoring bfloat16
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import time
 
 import numpy as np
 import torch
@@ -26,6 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200k items, fewer repeats")
     parser.add_argument("--items", type=int, default=None)
+    parser.add_argument("--scoring", default="auto", choices=["auto", "int8", "bfloat16", "float32"])
     args = parser.parse_args()
     import faiss
 
@@ -42,15 +47,18 @@ def main() -> None:
 
     flat = faiss.IndexFlatIP(dim)
     flat.add(items.numpy())
-    indexes = {}
+    indexes, build_seconds = {}, {}
     for dtype in ("float32", "float16"):
-        index = VectorIndex(dim, dtype=dtype)
+        index = VectorIndex(dim, dtype=dtype, scoring=args.scoring)
         index.add(ids, items, "text")
         indexes[dtype] = index
 
     q_np = queries.numpy()
     _, faiss_top = flat.search(q_np, k)
     for dtype, index in indexes.items():
+        started = time.perf_counter()
+        index.search(queries[:1], k)  # the first search builds the scoring's copy of the vectors, if any
+        build_seconds[dtype] = round(time.perf_counter() - started, 2)
         ours = index.search(queries, k).indices.numpy()
         agreement = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(ours, faiss_top, strict=True)]))
         needed = 1.0 if dtype == "float32" else 0.99
@@ -87,7 +95,18 @@ def main() -> None:
         float16_single_ratio=round(qps["float16_single"] / qps["faiss_single"], 3),
         queries_per_second=qps,
         items=n,
+        scoring=indexes["float32"].scoring,
+        first_search_seconds=build_seconds,
+        bytes_per_item={dtype: _bytes_per_item(index) for dtype, index in indexes.items()} | {"faiss": 4 * dim},
     )
+
+
+def _bytes_per_item(index: VectorIndex) -> int:
+    """Stored vectors plus the scoring's copy (int8 values and scales, or bfloat16), per item."""
+    copies = sum(rows.nbytes for rows in (index._int8 or {}).values())
+    if index._bf16_copy is not None:
+        copies += index._bf16_copy.numel() * 2
+    return round((index.vectors.numel() * index.vectors.element_size() + copies) / len(index))
 
 
 if __name__ == "__main__":
