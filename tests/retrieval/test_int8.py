@@ -57,14 +57,27 @@ def test_int8_candidates_rescored_equal_a_full_sort(num_queries: int) -> None:
     items, queries = _unit(20000, 64, 2).half(), _unit(num_queries, 64, 3)
     reference = torch.sort(queries @ items.float().T, dim=1, descending=True)
     for chunk_size in (16384, 1000):
-        scores, indices = top_k_int8(queries, items, Int8Rows(items, chunk_size), k=10)
+        scores, indices = top_k_int8(queries, items, Int8Rows(items, chunk_size=chunk_size), k=10)
         torch.testing.assert_close(scores, reference.values[:, :10])
         assert torch.equal(indices, reference.indices[:, :10])
+
+
+@needs_int8
+def test_int8_rows_of_a_subset_equal_those_of_the_gathered_rows() -> None:
+    items, queries = _unit(900, 24, 6), _unit(4, 24, 7)
+    rows = torch.arange(1, 900, 2)
+    subset, gathered = Int8Rows(items, rows, chunk_size=100), Int8Rows(items[rows], chunk_size=100)
+    for (start_a, a), (start_b, b) in zip(subset.blocks(queries), gathered.blocks(queries), strict=True):
+        assert start_a == start_b
+        assert torch.equal(a, b)
+    assert subset.num_rows == 450
 
 
 def test_int8_rows_refuse_an_empty_matrix() -> None:
     with pytest.raises(ValueError, match="non-empty"):
         Int8Rows(torch.empty(0, 8))
+    with pytest.raises(ValueError, match="0 rows"):
+        Int8Rows(torch.ones(5, 8), torch.empty(0, dtype=torch.long))
 
 
 @pytest.mark.parametrize("scoring", ["auto", "bfloat16", "float32", pytest.param("int8", marks=needs_int8)])

@@ -207,7 +207,11 @@ class VectorIndex:
     def _int8_rows(self) -> dict[str, Int8Rows]:
         """One :class:`Int8Rows` per modality (over that modality's rows), built at the first int8 search."""
         if self._int8 is None:
-            self._int8 = {m: Int8Rows(self.vectors[rows]) for m, rows in self._rows_by_modality().items()}
+            by_modality = self._rows_by_modality()
+            if len(by_modality) == 1:  # every row: no gather
+                self._int8 = {m: Int8Rows(self.vectors) for m in by_modality}
+            else:
+                self._int8 = {m: Int8Rows(self.vectors, rows) for m, rows in by_modality.items()}
         return self._int8
 
     def _rows_by_modality(self) -> dict[str, torch.Tensor]:

@@ -45,19 +45,22 @@ def quantize_queries(queries: torch.Tensor) -> torch.Tensor:
 
 
 class Int8Rows:
-    """Rows ``[N, D]`` quantised (:func:`quantize_rows`) and packed for oneDNN, ``chunk_size`` rows a pack.
+    """Rows of ``vectors: [N, D]`` (all, or ``rows: [M]`` of them) quantised (:func:`quantize_rows`) and
+    packed for oneDNN, ``chunk_size`` rows a pack (gathered chunk by chunk: no full-size temporary).
 
-    About one byte per value (a quarter of float32). :meth:`candidates` gives each query's best rows by the
-    int8 scores; build it only where :func:`int8_available` is true.
+    About one byte per value (a quarter of float32). :meth:`candidates` gives each query's best positions
+    (in ``rows`` order) by the int8 scores; build it only where :func:`int8_available` is true.
     """
 
-    def __init__(self, vectors: torch.Tensor, chunk_size: int = 16384) -> None:
-        if vectors.ndim != 2 or vectors.shape[0] == 0:
-            raise ValueError(f"expected a non-empty [N, D] tensor, got {tuple(vectors.shape)}")
-        self.num_rows, self.dim = vectors.shape
+    def __init__(self, vectors: torch.Tensor, rows: torch.Tensor | None = None, chunk_size: int = 16384) -> None:
+        count = vectors.shape[0] if rows is None else len(rows)
+        if vectors.ndim != 2 or count == 0:
+            raise ValueError(f"expected a non-empty [N, D] tensor, got {tuple(vectors.shape)} ({count} rows)")
+        self.num_rows, self.dim = count, vectors.shape[1]
         self.chunks: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]] = []
         for start in range(0, self.num_rows, chunk_size):
-            values, scales = quantize_rows(vectors[start : start + chunk_size])
+            chunk = vectors[start : start + chunk_size] if rows is None else vectors[rows[start : start + chunk_size]]
+            values, scales = quantize_rows(chunk)
             packed = torch.ops.onednn.qlinear_prepack(values, None)
             self.chunks.append((start, packed, scales, torch.zeros(len(scales), dtype=torch.int32)))
 
