@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from unibind.retrieval import VectorIndex
-from unibind.retrieval.int8 import Int8Rows, int8_available, quantize_queries, quantize_rows, top_k_int8
+from unibind.retrieval.int8 import Int8Rows, int8_available, quantize_queries, quantize_rows
+from unibind.retrieval.topk import rescore
 
 needs_int8 = pytest.mark.skipif(not int8_available(), reason="this CPU has no int8 dot-product instructions")
 
@@ -57,7 +58,8 @@ def test_int8_candidates_rescored_equal_a_full_sort(num_queries: int) -> None:
     items, queries = _unit(20000, 64, 2).half(), _unit(num_queries, 64, 3)
     reference = torch.sort(queries @ items.float().T, dim=1, descending=True)
     for chunk_size in (16384, 1000):
-        scores, indices = top_k_int8(queries, items, Int8Rows(items, chunk_size=chunk_size), k=10)
+        candidates = Int8Rows(items, chunk_size=chunk_size).candidates(queries, take=32)
+        scores, indices = rescore(queries, items, candidates, k=10)
         torch.testing.assert_close(scores, reference.values[:, :10])
         assert torch.equal(indices, reference.indices[:, :10])
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import torch
 
-from unibind.retrieval.topk import OVERFETCH, pool_candidates, rescore
+from unibind.retrieval.topk import pool_candidates
 
 LEVELS = 127  # int8 magnitudes used by both sides (symmetric, no -128)
 ZERO_POINT = 128  # uint8 zero point of the queries
@@ -82,11 +82,3 @@ class Int8Rows:
     def candidates(self, queries: torch.Tensor, take: int) -> torch.Tensor:
         """``[Q, min(take, N)]`` rows with the best int8 scores per query ``[Q, D]``, best first."""
         return pool_candidates(self.blocks(queries), min(take, self.num_rows))
-
-
-def top_k_int8(
-    queries: torch.Tensor, items: torch.Tensor, rows: Int8Rows, k: int, overfetch: int = OVERFETCH
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``k`` of ``items: [N, D]`` for ``queries: [Q, D]``: ``k + overfetch`` candidates from ``rows``
-    (:class:`Int8Rows` of ``items``), re-scored exactly in float32. ``(scores [Q, k'], indices [Q, k'])``."""
-    return rescore(queries, items, rows.candidates(queries, k + overfetch), k)
