@@ -97,16 +97,8 @@ def main() -> None:
         items=n,
         scoring=indexes["float32"].scoring,
         first_search_seconds=build_seconds,
-        bytes_per_item={dtype: _bytes_per_item(index) for dtype, index in indexes.items()} | {"faiss": 4 * dim},
+        bytes_per_item={dtype: round(index.nbytes / n) for dtype, index in indexes.items()} | {"faiss": 4 * dim},
     )
-
-
-def _bytes_per_item(index: VectorIndex) -> int:
-    """Stored vectors plus the scoring's copy (int8 values and scales, or bfloat16), per item."""
-    copies = sum(rows.nbytes for rows in (index._int8 or {}).values())
-    if index._bf16_copy is not None:
-        copies += index._bf16_copy.numel() * 2
-    return round((index.vectors.numel() * index.vectors.element_size() + copies) / len(index))
 
 
 if __name__ == "__main__":

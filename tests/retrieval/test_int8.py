@@ -99,6 +99,9 @@ def test_every_scoring_returns_the_exact_top_k_per_modality(scoring: str, dtype:
             assert torch.equal(result.indices, expected.indices), (wanted, len(batch))
             torch.testing.assert_close(result.scores, expected.values)
     assert index.search(queries, 3, modalities=["audio"]).ids == [[None] * 3] * len(queries)
+    stored_bytes = 6000 * 32 * (4 if dtype == "float32" else 2)
+    copy_bytes = {"int8": 6000 * (32 + 4), "bfloat16": 6000 * 32 * 2 if dtype == "float32" else 0, "float32": 0}
+    assert index.nbytes == stored_bytes + copy_bytes[index.scoring]
 
 
 def test_int8_is_refused_where_the_cpu_lacks_it(monkeypatch: pytest.MonkeyPatch) -> None:

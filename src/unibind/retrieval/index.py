@@ -103,6 +103,14 @@ class VectorIndex:
             return "int8" if int8_available() else "bfloat16"
         return chosen
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the stored vectors plus the scoring's copies built so far (int8 packs, bfloat16 copy)."""
+        copies = sum(rows.nbytes for rows in (self._int8 or {}).values())
+        if self._bf16_copy is not None:
+            copies += self._bf16_copy.numel() * self._bf16_copy.element_size()
+        return self.vectors.numel() * self.vectors.element_size() + copies
+
     def __len__(self) -> int:
         return len(self.ids)
 
