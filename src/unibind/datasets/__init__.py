@@ -10,17 +10,37 @@ from unibind.datasets.manifest import (
     read_manifest,
 )
 from unibind.datasets.shapes import write_shapes_dataset
+from unibind.datasets.shards import (
+    SHARD_INDEX,
+    ShardInfo,
+    ShardRecord,
+    ShardSet,
+    decode_record,
+    is_shard_location,
+    iter_records,
+    open_shards,
+    write_shards,
+)
 
 __all__ = [
+    "SHARD_INDEX",
     "AudioCaptions",
     "ManifestDataset",
     "ManifestError",
     "ManifestItem",
+    "ShardInfo",
+    "ShardRecord",
+    "ShardSet",
     "SkipReport",
     "collate_items",
+    "decode_record",
+    "is_shard_location",
+    "iter_records",
+    "open_shards",
     "read_audiocaps",
     "read_clotho",
     "read_manifest",
     "write_manifest",
     "write_shapes_dataset",
+    "write_shards",
 ]
