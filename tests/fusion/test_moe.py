@@ -53,27 +53,63 @@ def test_balance_loss_formula() -> None:
     f = torch.tensor([0.75, 0.25])
     p = probs.mean(0)
     expected = 0.5 * 2 * (f * p).sum()
-    torch.testing.assert_close(aligner.balance_loss(probs, counts), expected)
+    torch.testing.assert_close(aligner.balance_loss(probs.sum(0), counts), expected)
     uniform = torch.full((4, 2), 0.5)
-    torch.testing.assert_close(aligner.balance_loss(uniform, torch.tensor([2, 2])), torch.tensor(0.5))
+    torch.testing.assert_close(aligner.balance_loss(uniform.sum(0), torch.tensor([2, 2])), torch.tensor(0.5))
 
 
-def test_balance_loss_only_in_training() -> None:
+def test_balance_sums_of_two_batches_give_the_loss_of_their_union() -> None:
     aligner = MoEAligner(8, num_experts=4, top_k=2)
-    assert "moe_balance_loss" in aligner.train()(torch.randn(5, 8), "text").losses
-    assert aligner.eval()(torch.randn(5, 8), "text").losses == {}
+    x = torch.randn(10, 8)
+    whole = aligner(x, "text")
+    first, second = aligner(x[:3], "text"), aligner(x[3:], "text")
+    assert torch.equal(first.expert_counts + second.expert_counts, whole.expert_counts)
+    union = aligner.balance_loss(
+        first.router_probs_sum + second.router_probs_sum, first.expert_counts + second.expert_counts
+    )
+    torch.testing.assert_close(union, aligner.balance_loss(whole.router_probs_sum, whole.expert_counts))
+    # the reference: f_e from the top-2 choices, P_e the mean probability, over all 10 rows
+    probs, _, experts = aligner.route(aligner.norm(x), "text")
+    f = torch.bincount(experts.reshape(-1), minlength=4).float() / 20
+    torch.testing.assert_close(union, 0.01 * 4 * (f * probs.mean(0)).sum())
 
 
-def test_gradients_reach_every_chosen_expert_and_the_router() -> None:
+def test_gradients_reach_every_expert_and_the_router() -> None:
     aligner = MoEAligner(8, num_experts=6, top_k=2)
     x = torch.randn(12, 8)
     out = aligner(x, "text")
-    (out.embedding.sum() + out.losses["moe_balance_loss"]).backward()
+    (out.embedding.sum() + aligner.balance_loss(out.router_probs_sum, out.expert_counts)).backward()
     chosen = out.expert_counts > 0
     for expert, was_chosen in zip(aligner.experts.experts, chosen.tolist(), strict=True):
         grad = expert.net[0].weight.grad
-        assert (grad is not None and grad.abs().sum() > 0) == was_chosen
+        assert grad is not None  # idle experts run on zero rows: in the graph, with a zero gradient
+        assert bool(grad.abs().sum() > 0) == was_chosen
     assert aligner.router.weight.grad.abs().sum() > 0
+
+
+def test_zero_rows_keep_every_parameter_in_the_graph() -> None:
+    aligner = MoEAligner(8, num_experts=3, top_k=2, modalities=["text"])
+    out = aligner(torch.randn(0, 8, requires_grad=True), "text")
+    assert out.embedding.shape == (0, 8)
+    assert out.expert_counts.tolist() == [0, 0, 0]
+    (out.embedding.sum() + out.router_probs_sum.sum()).backward()
+    assert all(p.grad is not None for name, p in aligner.named_parameters() if name != "modality_embedding.weight")
+
+
+def test_masked_dispatch_equals_grouped() -> None:
+    grouped = MoEAligner(16, num_experts=5, top_k=2, dispatch="grouped")
+    masked = MoEAligner(16, num_experts=5, top_k=2, dispatch="masked")
+    masked.load_state_dict(grouped.state_dict())
+    x = torch.randn(9, 16)
+    a, b = grouped(x, "text"), masked(x, "text")
+    torch.testing.assert_close(a.embedding, b.embedding, atol=1e-6, rtol=1e-5)
+    assert torch.equal(a.expert_counts, b.expert_counts)
+    a.embedding.sum().backward()
+    b.embedding.sum().backward()
+    for p, q in zip(grouped.parameters(), masked.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, atol=1e-6, rtol=1e-5)
+    with pytest.raises(ValueError, match="dispatch"):
+        MoEAligner(8, dispatch="sparse")
 
 
 def test_modality_embedding_changes_routing_input() -> None:

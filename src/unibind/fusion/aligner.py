@@ -21,7 +21,10 @@ class AlignerOutput:
 
     embedding: torch.Tensor  #: ``[B, D]``, unit norm when the aligner normalises
     losses: dict[str, torch.Tensor] = field(default_factory=dict)  #: auxiliary losses, keys end in ``_loss``
-    expert_counts: torch.Tensor | None = None  #: ``[E]`` tokens routed to each expert (MoE only)
+    expert_counts: torch.Tensor | None = None  #: ``[E]`` slots routed to each expert (MoE only)
+    #: ``[E]`` router probabilities summed over the rows (MoE only): with ``expert_counts``, what the load
+    #: balance loss needs, summable over batches and processes
+    router_probs_sum: torch.Tensor | None = None
 
 
 class Aligner(RecordsInitArgs, nn.Module, ABC):

@@ -8,11 +8,15 @@ Switch Transformers (Fedus et al. 2021, https://arxiv.org/abs/2101.03961, eq. 4)
 
 with :math:`f_e` the fraction of routed slots (``B * k``) sent to expert ``e`` and :math:`P_e` the mean
 router probability of ``e`` over the batch. It equals ``alpha`` under perfectly uniform routing.
+The aligner returns the two sums it needs (slots per expert, summed router probabilities); the trainer
+sums them over the processes before taking the loss, so balance is measured on the global batch (as
+Qiu et al. 2025, https://arxiv.org/abs/2501.11873, recommend) and equals the one-process loss.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import nn
@@ -49,9 +53,21 @@ class GroupedExperts(nn.Module):
         rows = token.split(list(counts))
         weights = gate.unsqueeze(-1).split(list(counts))
         mixed = torch.zeros_like(h)
+        # an expert without slots still runs (on zero rows): every expert stays in the autograd graph, so
+        # DDP sees a gradient (zero) for each and no rank skips a parameter another rank uses
         for expert, expert_inputs, expert_rows, expert_weights in zip(self.experts, inputs, rows, weights, strict=True):
-            if expert_rows.shape[0]:
-                mixed.index_add_(0, expert_rows, expert(expert_inputs) * expert_weights)
+            mixed.index_add_(0, expert_rows, expert(expert_inputs) * expert_weights)
+        return mixed
+
+    def forward_masked(self, h: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+        """Every expert over every row, weighted by ``gates: [B, E]`` (zero where a row is not routed).
+
+        ``E / k`` times the FLOPs of :meth:`forward`, but no slot count ever leaves the device: the
+        dispatch for accelerators, where reading ``counts`` would stall the host every step.
+        """
+        mixed = torch.zeros_like(h)
+        for e, expert in enumerate(self.experts):
+            mixed = mixed + gates[:, e : e + 1] * expert(h)
         return mixed
 
 
@@ -68,6 +84,9 @@ class MoEAligner(Aligner):
         renormalize_gates: rescale the top-k gates to sum to 1.
         residual: add the input back.
         normalize: L2-normalise the output.
+        dispatch: ``grouped`` (rows sorted by expert, each expert over its own rows; needs the slot counts on
+            the host), ``masked`` (every expert over every row, no host sync) or ``auto``: grouped on the
+            CPU, masked on accelerators. Both give the same output.
     """
 
     def __init__(
@@ -81,8 +100,12 @@ class MoEAligner(Aligner):
         renormalize_gates: bool = True,
         residual: bool = True,
         normalize: bool = True,
+        dispatch: Literal["auto", "grouped", "masked"] = "auto",
     ) -> None:
         super().__init__()
+        if dispatch not in ("auto", "grouped", "masked"):
+            raise ValueError(f"dispatch must be auto, grouped or masked, got {dispatch!r}")
+        self.dispatch = dispatch
         if not 1 <= top_k <= num_experts:
             raise ValueError(f"top_k must be in [1, num_experts={num_experts}], got {top_k}")
         self.dim, self.num_experts, self.top_k = dim, num_experts, top_k
@@ -109,24 +132,35 @@ class MoEAligner(Aligner):
             gates = gates / gates.sum(dim=-1, keepdim=True)
         return probs, gates.to(h.dtype), experts
 
-    def balance_loss(self, probs: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-        """Switch loss ``alpha * E * sum_e f_e P_e`` from ``probs: [B, E]`` and ``counts: [E]``."""
-        fraction = counts.to(probs.dtype) / counts.sum().clamp_min(1)
-        return self.balance_coef * self.num_experts * (fraction * probs.mean(dim=0)).sum()
+    def balance_loss(self, router_probs_sum: torch.Tensor, expert_counts: torch.Tensor) -> torch.Tensor:
+        """Switch loss ``alpha * E * sum_e f_e P_e`` from the sums of :class:`AlignerOutput` (``[E]`` each).
+
+        ``f_e = counts_e / sum(counts)``; ``P_e = probs_sum_e / rows`` with ``rows = sum(counts) / k``. Sums
+        over several batches or processes give the loss of their union.
+        """
+        slots = expert_counts.sum().clamp_min(1).to(router_probs_sum.dtype)
+        fraction = expert_counts.to(router_probs_sum.dtype) / slots
+        mean_probs = router_probs_sum * self.top_k / slots
+        return self.balance_coef * self.num_experts * (fraction * mean_probs).sum()
 
     def forward(self, x: torch.Tensor, modality: str) -> AlignerOutput:
         h = self.norm(x)
         probs, gates, experts = self.route(h, modality)
         flat_experts = experts.reshape(-1)  # [B*k]
-        order = flat_experts.argsort(stable=True)
-        token = order // self.top_k  # which input row each sorted slot reads
-        counts = torch.bincount(flat_experts, minlength=self.num_experts)
-        mixed = self.experts(h, token, gates.reshape(-1)[order], counts.tolist())
+        # a scatter, not bincount: bincount on an accelerator reads the maximum back to the host
+        counts = torch.zeros(self.num_experts, dtype=torch.long, device=x.device)
+        counts.scatter_add_(0, flat_experts, torch.ones_like(flat_experts))
+        if self.dispatch == "grouped" or (self.dispatch == "auto" and x.device.type == "cpu"):
+            order = flat_experts.argsort(stable=True)
+            token = order // self.top_k  # which input row each sorted slot reads
+            mixed = self.experts(h, token, gates.reshape(-1)[order], counts.tolist())
+        else:
+            dense_gates = torch.zeros_like(probs, dtype=gates.dtype).scatter(1, experts, gates)
+            mixed = self.experts.forward_masked(h, dense_gates)
         y = x + mixed if self.residual else mixed
         if self.normalize:
             y = nn.functional.normalize(y, dim=-1)
-        losses = {"moe_balance_loss": self.balance_loss(probs, counts)} if self.training else {}
-        return AlignerOutput(y, losses, counts.detach())
+        return AlignerOutput(y, expert_counts=counts, router_probs_sum=probs.sum(dim=0))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, num_experts={self.num_experts}, top_k={self.top_k}"

@@ -105,6 +105,9 @@ class GraphModule(L.LightningModule):
         hidden = self.embedder.encoders["graph"](batch)
         graph = self.embedder.aligner(self.embedder.heads["graph"](hidden), "graph")
         losses = {f"graph_{k}": v for k, v in graph.losses.items()}
+        balance = getattr(self.embedder.aligner, "balance_loss", None)
+        if self.training and balance is not None and graph.router_probs_sum is not None:
+            losses["graph_moe_balance_loss"] = balance(graph.router_probs_sum, graph.expert_counts)
         ids = torch.arange(seeds, device=hidden.device)
         positives = self._seed_adjacency(batch) if self.neighbor_positives else None
         for modality, features in batch.features.items():
@@ -152,7 +155,7 @@ class GraphModule(L.LightningModule):
 
 
 def fit_graph(module: GraphModule, data: SampledGraph, epochs: int, progress: bool = True) -> UnifiedEmbedder:
-    """Train ``module`` for ``epochs`` passes over ``data`` on the CPU; returns its embedder in eval mode."""
+    """Train ``module`` for ``epochs`` passes over ``data`` (any accelerator); returns its embedder in eval mode."""
     quiet_fit(module, epochs, progress, train_dataloaders=DataLoader(data, batch_size=None))
     return module.embedder.eval()
 

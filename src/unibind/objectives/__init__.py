@@ -7,7 +7,7 @@ from unibind.objectives.contrastive import (
     SigLIPLoss,
     same_group,
 )
-from unibind.objectives.distributed import gather_no_grad, gather_objects, gather_with_grad
+from unibind.objectives.distributed import all_reduce_sum, gather_objects, gather_rows, gather_sizes
 from unibind.objectives.matryoshka import MatryoshkaLoss
 
 __all__ = [
@@ -16,8 +16,9 @@ __all__ = [
     "MatryoshkaLoss",
     "MultiPositiveInfoNCELoss",
     "SigLIPLoss",
-    "gather_no_grad",
+    "all_reduce_sum",
     "gather_objects",
-    "gather_with_grad",
+    "gather_rows",
+    "gather_sizes",
     "same_group",
 ]

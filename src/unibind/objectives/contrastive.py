@@ -8,7 +8,8 @@ and are never negatives for the others. ``hard_negatives: [M, D]`` adds candidat
 caption) with ``filter_threshold`` set drops near-duplicate negatives, as TMR does (Petrovich et al. 2023,
 https://arxiv.org/abs/2305.00976): pairs whose captions' similarity on the 0..1 scale ``(1 + cos) / 2``
 exceeds the threshold (TMR: 0.8) are neither positives nor negatives.
-Under DDP the embeddings are gathered with gradients first (``gather=True``).
+Under DDP the pairs of every rank are gathered first (``gather=True``; ranks may hold different numbers
+of pairs, see :mod:`unibind.objectives.distributed`), so negatives span the global batch.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from unibind.config import RecordsInitArgs
-from unibind.objectives.distributed import gather_no_grad, gather_with_grad
+from unibind.objectives.distributed import gather_rows, gather_sizes
 
 
 class ContrastiveObjective(RecordsInitArgs, nn.Module):
@@ -57,15 +58,6 @@ class ContrastiveObjective(RecordsInitArgs, nn.Module):
     def logit_scale(self) -> torch.Tensor:
         return self.log_logit_scale.exp().clamp(max=self.max_logit_scale)
 
-    def _gathered(
-        self, a: torch.Tensor, b: torch.Tensor, groups: torch.Tensor | None, hard_negatives: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        if not self.gather:
-            return a, b, groups, hard_negatives
-        groups = gather_no_grad(groups) if groups is not None else None
-        hard_negatives = gather_with_grad(hard_negatives) if hard_negatives is not None else None
-        return gather_with_grad(a), gather_with_grad(b), groups, hard_negatives
-
     def forward(
         self,
         a: torch.Tensor,
@@ -74,13 +66,20 @@ class ContrastiveObjective(RecordsInitArgs, nn.Module):
         hard_negatives: torch.Tensor | None = None,
         sentence_embeddings: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        a, b, groups, hard_negatives = self._gathered(a, b, groups, hard_negatives)
+        """The loss over the pairs of every rank (``gather``); ``{}`` when fewer than two pairs exist in all.
+
+        Every rank must call this for the same pairs in the same order, also with zero local rows.
+        """
         if a.shape != b.shape:
             raise ValueError(f"paired embeddings differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
+        if self.gather:
+            a, b, groups, hard_negatives, sentence_embeddings = _gather_pairs(
+                a, b, groups, hard_negatives, sentence_embeddings if self.filter_threshold is not None else None
+            )
+        if a.shape[0] < 2:
+            return {}
         excluded = None
         if self.filter_threshold is not None and sentence_embeddings is not None:
-            if self.gather:
-                sentence_embeddings = gather_no_grad(sentence_embeddings)
             if sentence_embeddings.shape[0] != a.shape[0]:
                 raise ValueError(f"{sentence_embeddings.shape[0]} sentence embeddings for {a.shape[0]} pairs")
             excluded = near_duplicates(sentence_embeddings.to(a.device), self.filter_threshold)
@@ -97,6 +96,27 @@ class ContrastiveObjective(RecordsInitArgs, nn.Module):
     ) -> dict[str, torch.Tensor]:
         """The loss; ``excluded: [N, N]`` marks pairs that are neither positives nor negatives."""
         raise NotImplementedError
+
+
+def _gather_pairs(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    groups: torch.Tensor | None,
+    hard_negatives: torch.Tensor | None,
+    sentence_embeddings: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """Rows of every rank: ``a`` and ``b`` in one gather with gradient, the rest without (hard negatives with).
+
+    The optional tensors must be given on every rank or on none (each is its own collective).
+    """
+    sizes = gather_sizes(a.shape[0], a.device)
+    pairs = gather_rows(torch.cat([a, b], dim=1), sizes)
+    a, b = pairs.split(a.shape[1], dim=1)
+    groups = gather_rows(groups.detach(), sizes) if groups is not None else None
+    if sentence_embeddings is not None:
+        sentence_embeddings = gather_rows(sentence_embeddings.detach(), sizes)
+    hard_negatives = gather_rows(hard_negatives) if hard_negatives is not None else None
+    return a, b, groups, hard_negatives, sentence_embeddings
 
 
 def near_duplicates(sentence_embeddings: torch.Tensor, threshold: float) -> torch.Tensor:
