@@ -53,8 +53,8 @@ def test_dataset_items_and_partial_modalities(folder: Path) -> None:
     assert batch["ids"] == ["a", "c"]
     assert batch["inputs"]["image"].shape == (1, 3, 16, 16)
     assert batch["inputs"]["text"] == ["x", "y"]
-    assert batch["present"]["image"].tolist() == [0]
-    assert batch["present"]["text"].tolist() == [0, 1]
+    assert batch["present"]["image"] == [0]
+    assert batch["present"]["text"] == [0, 1]
 
 
 @pytest.mark.parametrize(

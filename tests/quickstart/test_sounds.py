@@ -70,9 +70,9 @@ def test_mixed_batches_mark_what_each_row_carries() -> None:
     pairs = CaptionPairs(table, torch.arange(3), extras=[(sounds, torch.tensor([0, 1, 4]))])
     assert len(pairs) == 6
     batch = pairs.collate([pairs[i] for i in range(6)])
-    assert batch["present"]["image"].tolist() == [0, 1, 2]
-    assert batch["present"]["audio"].tolist() == [3, 4, 5]  # the emoji here have no spoken names
-    assert batch["present"]["text"].tolist() == list(range(6))
+    assert batch["present"]["image"] == [0, 1, 2]
+    assert batch["present"]["audio"] == [3, 4, 5]  # the emoji here have no spoken names
+    assert batch["present"]["text"] == list(range(6))
     assert batch["inputs"]["image"].shape == (3, 4)
     assert batch["inputs"]["audio"].shape == (3, 7)
     assert torch.equal(batch["inputs"]["audio"][2], sounds.audio[4])

@@ -217,9 +217,11 @@ class ManifestDataset(Dataset):
 def collate_items(samples: Sequence[dict[str, Any] | None], specs: Mapping[str, ModalitySpec]) -> dict[str, Any]:
     """Batch items that carry any subset of modalities.
 
-    Returns ``{"ids": list[str], "groups": Tensor[B], "inputs": {m: batch}, "present": {m: Tensor[n_m]},
-    "skipped": int}`` where ``present[m]`` lists the batch positions whose items have modality ``m``
-    (row ``j`` of ``inputs[m]`` belongs to item ``present[m][j]``).
+    Returns ``{"ids": list[str], "indices": Tensor[B], "groups": Tensor[B], "inputs": {m: batch},
+    "present": {m: list[int]}, "skipped": int}`` where ``indices`` are the items' dataset positions and
+    ``present[m]`` lists the batch positions whose items have modality ``m`` (row ``j`` of ``inputs[m]``
+    belongs to item ``present[m][j]``). Positions are a list, not a tensor: moving a batch to an accelerator
+    leaves them on the host, where they are used.
     """
     kept = [s for s in samples if s is not None]
     inputs, present = {}, {}
@@ -227,9 +229,10 @@ def collate_items(samples: Sequence[dict[str, Any] | None], specs: Mapping[str, 
         positions = [i for i, s in enumerate(kept) if modality in s["inputs"]]
         if positions:
             inputs[modality] = spec.collate([kept[i]["inputs"][modality] for i in positions])
-            present[modality] = torch.tensor(positions, dtype=torch.long)
+            present[modality] = positions
     return {
         "ids": [s["id"] for s in kept],
+        "indices": torch.tensor([s["index"] for s in kept], dtype=torch.long),
         "groups": torch.tensor([s["group"] for s in kept], dtype=torch.long),
         "inputs": inputs,
         "present": present,

@@ -5,6 +5,7 @@ from unibind.modalities.base import InputError, Modality, ModalitySpec
 from unibind.modalities.graph import GraphBatch, GraphSpec
 from unibind.modalities.image import ImageSpec
 from unibind.modalities.motion import MotionBatch, MotionSpec
+from unibind.modalities.rows import narrow_rows
 from unibind.modalities.text import TextSpec
 
 _DEFAULT_SPECS: dict[Modality, type[ModalitySpec]] = {
@@ -34,4 +35,5 @@ __all__ = [
     "MotionSpec",
     "TextSpec",
     "default_spec",
+    "narrow_rows",
 ]

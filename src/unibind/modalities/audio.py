@@ -36,6 +36,11 @@ class AudioBatch:
     def to(self, device: torch.device | str) -> AudioBatch:
         return AudioBatch(self.waveforms.to(device), self.clip_index.to(device), self.num_clips)
 
+    def narrow_rows(self, start: int, stop: int) -> AudioBatch:
+        """Clips ``start .. stop - 1`` with their windows (windows are stored clip by clip, in order)."""
+        windows = ((self.clip_index >= start) & (self.clip_index < stop)).nonzero().squeeze(1)
+        return AudioBatch(self.waveforms[windows], self.clip_index[windows] - start, stop - start)
+
 
 class AudioSpec(ModalitySpec):
     """Loads one clip as ``Tensor[W, T]``: ``W`` windows (1 unless ``crop="chunks"``) of ``clip_seconds`` each.

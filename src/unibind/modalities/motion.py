@@ -36,6 +36,10 @@ class MotionBatch:
     def to(self, device: torch.device | str) -> MotionBatch:
         return MotionBatch(self.features.to(device), self.mask.to(device))
 
+    def narrow_rows(self, start: int, stop: int) -> MotionBatch:
+        """Clips ``start .. stop - 1`` (keeping the batch's padded length)."""
+        return MotionBatch(self.features[start:stop], self.mask[start:stop])
+
     def __len__(self) -> int:
         return self.features.shape[0]
 

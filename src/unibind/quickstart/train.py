@@ -130,12 +130,12 @@ class CaptionPairs(Dataset):
             per_modality[extra.modality].append((position, extra.row_input(item)))
             groups.append(self.group_offsets[source] + int(extra.group[item]))
             ids.append(extra.rows[item]["id"])
-        inputs, present = {"text": torch.stack(texts)}, {"text": torch.arange(len(pairs))}
+        inputs, present = {"text": torch.stack(texts)}, {"text": list(range(len(pairs)))}
         combine = {extra.modality: extra.combine for extra in self.extras}
         for modality, entries in per_modality.items():
             samples = [sample for _, sample in entries]
             inputs[modality] = combine.get(modality, torch.stack)(samples)
-            present[modality] = torch.tensor([position for position, _ in entries], dtype=torch.long)
+            present[modality] = [position for position, _ in entries]
         return {"ids": ids, "groups": torch.tensor(groups), "inputs": inputs, "present": present, "skipped": 0}
 
 
