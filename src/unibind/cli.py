@@ -123,12 +123,30 @@ def build_parser() -> argparse.ArgumentParser:
     xtd.add_argument("--out", required=True, help="output folder")
     xtd.add_argument("--split", default="test", choices=["train", "val", "test"])
     xtd.add_argument("--corpus", default=None, help="a built emoji corpus folder (default: build or reuse the cached)")
-    shapes = data_commands.add_parser("shapes", help="write the coloured-shapes image-text corpus")
+    shapes = data_commands.add_parser(
+        "shapes", help="write the coloured-shapes image-text corpus (with --sounds: image, audio and text, mixed)"
+    )
     shapes.add_argument("out", help="output folder")
     shapes.add_argument("--train", type=int, default=12, help="training images per concept")
     shapes.add_argument("--val", type=int, default=3, help="validation images per concept")
     shapes.add_argument("--size", type=int, default=32, help="image side in pixels")
     shapes.add_argument("--seed", type=int, default=0)
+    shapes.add_argument("--sounds", action="store_true", help="add a tone per concept; items carry mixed modalities")
+    shard = data_commands.add_parser(
+        "shard", help="pack a manifest and its files into WebDataset tar shards (to stream from disk or a bucket)"
+    )
+    shard.add_argument("manifest", help="JSONL/CSV/TSV manifest")
+    shard.add_argument("out", help="local output folder (copy it to an object store afterwards)")
+    shard.add_argument(
+        "--modalities",
+        nargs="+",
+        default=["text", "image", "audio", "motion"],
+        choices=["text", "image", "audio", "motion"],
+        help="modalities to pack (default: all four; graphs cannot be sharded)",
+    )
+    shard.add_argument("--samples-per-shard", type=int, default=1000)
+    shard.add_argument("--on-error", default="raise", choices=["raise", "skip"])
+    shard.add_argument("--no-progress", action="store_true")
     return parser
 
 
@@ -280,9 +298,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "data" and args.data_command == "shapes":
         from unibind.datasets import write_shapes_dataset
 
-        manifests = write_shapes_dataset(args.out, {"train": args.train, "val": args.val}, args.size, args.seed)
+        manifests = write_shapes_dataset(
+            args.out, {"train": args.train, "val": args.val}, args.size, args.seed, sounds=args.sounds
+        )
         for split, path in manifests.items():
             print(f"{split}: {path}")
+        return 0
+    if args.command == "data" and args.data_command == "shard":
+        from unibind.datasets.shards import write_shards
+
+        try:
+            shards = write_shards(
+                args.manifest, args.out, args.modalities, args.samples_per_shard, args.on_error, not args.no_progress
+            )
+        except (ValueError, FileNotFoundError) as err:  # ManifestError is a ValueError
+            raise SystemExit(str(err)) from err
+        print(f"wrote {shards.total} samples in {len(shards.shards)} shards to {args.out} ({shards.skipped} skipped)")
         return 0
     build_parser().print_help()
     return 2

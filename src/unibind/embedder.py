@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from unibind.atomic import atomic_write
 from unibind.config import class_path, import_class, to_jsonable
 from unibind.encoders.base import Encoder
 from unibind.fusion import Aligner, AlignerOutput, ProjectionHead
@@ -66,7 +65,10 @@ class UnifiedEmbedder(nn.Module):
         """Encode, project and align one modality's batch."""
         if modality not in self.encoders:
             raise KeyError(f"no encoder for modality {modality!r}; this model has {self.modalities}")
-        features = self.encoders[modality](batch)
+        return self.align_features(modality, self.encoders[modality](batch))
+
+    def align_features(self, modality: str, features: torch.Tensor) -> AlignerOutput:
+        """Project and align encoder features ``[B, width]`` of ``modality``."""
         return self.aligner(self.heads[modality](features), modality)
 
     def forward(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
@@ -96,8 +98,8 @@ class UnifiedEmbedder(nn.Module):
             },
         }
         state = {key: value.detach().contiguous() for key, value in self.state_dict().items()}
-        _atomic_write(directory / WEIGHTS_NAME, lambda path: save_file(state, str(path), metadata={"format": "pt"}))
-        _atomic_write(directory / CONFIG_NAME, lambda path: path.write_text(json.dumps(config, indent=2)))
+        atomic_write(directory / WEIGHTS_NAME, lambda path: save_file(state, str(path), metadata={"format": "pt"}))
+        atomic_write(directory / CONFIG_NAME, lambda path: path.write_text(json.dumps(config, indent=2)))
         return directory
 
     @classmethod
@@ -134,14 +136,3 @@ class UnifiedEmbedder(nn.Module):
             raise ValueError(f"{directory / WEIGHTS_NAME} lacks {len(missing)} tensors, e.g. {missing[:3]}")
         model.load_state_dict(state)
         return model.eval()
-
-
-def _atomic_write(target: Path, write: Any) -> None:
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -96,8 +96,8 @@ def test_retrieval_metrics_leave_out_queries_without_a_counterpart(tiny_embedder
     batch["present"]["image"] = keep
     with torch.no_grad():
         module.validation_step(batch, 0)
-        images, image_groups = module._eval_outputs["image"][0]
-        texts, text_groups = module._eval_outputs["text"][0]
+        images, image_groups, _ = module._eval_outputs["image"][0]
+        texts, text_groups, _ = module._eval_outputs["text"][0]
     metrics = module.retrieval_metrics()
     # text -> image is scored on the texts whose group has an image, against those four images
     answerable = torch.isin(text_groups, image_groups)

@@ -89,7 +89,9 @@ class E2RankTask(L.LightningModule):
     def training_step(self, batch: list[RankingExample], batch_idx: int) -> torch.Tensor:
         queries = self.embed([example.query for example in batch])
         positives = torch.stack([self.doc_embeddings[random.choice(example.positives)] for example in batch])
-        infonce = F.cross_entropy(queries @ positives.T / self.temperature, torch.arange(len(batch)))
+        positives = positives.to(queries.device)
+        labels = torch.arange(len(batch), device=queries.device)
+        infonce = F.cross_entropy(queries @ positives.T / self.temperature, labels)
         prompts = [
             build_prompt(
                 e.query,
@@ -104,7 +106,8 @@ class E2RankTask(L.LightningModule):
         ranknet = torch.stack(
             [
                 ranknet_loss(
-                    torch.stack([self.doc_embeddings[c] for c in e.candidates]) @ enhanced[b], self.temperature
+                    torch.stack([self.doc_embeddings[c] for c in e.candidates]).to(enhanced.device) @ enhanced[b],
+                    self.temperature,
                 )
                 for b, e in enumerate(batch)
             ]

@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import lightning as L
-from torch.utils.data import DataLoader
 
 from unibind.datasets import ManifestDataset
 from unibind.datasets.manifest import OnError
 from unibind.modalities import ModalitySpec, default_spec
+from unibind.training.loader import EpochBatchSampler, ResumableLoader
 
 
-def make_loader(dataset, batch_size: int, shuffle: bool, num_workers: int) -> DataLoader:
+def make_loader(
+    dataset,
+    batch_size: int,
+    shuffle: bool,
+    num_workers: int,
+    seed: int = 0,
+    progress: Callable[[], int | None] | None = None,
+) -> ResumableLoader:
     """The loader of a dataset with a ``collate`` method; training (``shuffle``) drops a last partial batch."""
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        drop_last=shuffle and len(dataset) > batch_size,
-        num_workers=num_workers,
-        collate_fn=dataset.collate,
-        persistent_workers=num_workers > 0,
-    )
+    drop_last = shuffle and len(dataset) > batch_size
+    sampler = EpochBatchSampler(len(dataset), batch_size, shuffle, drop_last, seed)
+    return ResumableLoader(dataset, sampler, dataset.collate, num_workers, progress)
+
+
+def run_seed() -> int:
+    """The seed ``seed_everything`` set for this run (LightningCLI's ``seed_everything``), else 0."""
+    return int(os.environ.get("PL_GLOBAL_SEED", 0))
+
+
+#: the splits each Lightning stage reads
+STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("predict",)}
 
 
 class SplitDataModule(L.LightningDataModule):
@@ -38,28 +49,40 @@ class SplitDataModule(L.LightningDataModule):
     batch_size: int
     num_workers: int
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str, shuffle: bool) -> ResumableLoader:
         if split not in self.datasets:
             raise ValueError(self.missing.format(split=split))
-        return make_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers)
+        progress = self._batches_trained if split == "train" else None
+        return make_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers, run_seed(), progress)
 
-    def train_dataloader(self) -> DataLoader:
+    def _batches_trained(self) -> int | None:
+        """Training batches of the current epoch the trainer has finished (what a checkpoint resumes after)."""
+        trainer = self.trainer
+        if trainer is None:
+            return None
+        return trainer.fit_loop.epoch_loop.batch_progress.current.processed
+
+    def train_dataloader(self) -> ResumableLoader:
         return self._loader("train", shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> ResumableLoader:
         return self._loader("val", shuffle=False)
 
-    def test_dataloader(self) -> DataLoader:
+    def test_dataloader(self) -> ResumableLoader:
         return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> ResumableLoader:
+        return self._loader("predict", shuffle=False)
 
 
 class ManifestDataModule(SplitDataModule):
-    """Train / val / test manifests read through modality specs.
+    """Train / val / test / predict manifests read through modality specs.
 
     Args:
         train: training manifest (``.jsonl``/``.csv``/``.tsv``).
         val: validation manifest (optional).
         test: test manifest (optional).
+        predict: manifest that ``unibind predict`` embeds (optional).
         specs: modality -> spec (YAML: ``class_path``); modalities missing here use their default spec.
         modalities: modalities to read (default: the keys of ``specs``).
         batch_size: items per batch.
@@ -75,6 +98,7 @@ class ManifestDataModule(SplitDataModule):
         train: str | Path,
         val: str | Path | None = None,
         test: str | Path | None = None,
+        predict: str | Path | None = None,
         specs: Mapping[str, ModalitySpec] | None = None,
         modalities: list[str] | None = None,
         batch_size: int = 32,
@@ -87,13 +111,14 @@ class ManifestDataModule(SplitDataModule):
         if not names:
             raise ValueError("give modalities or specs")
         self.specs = {m: (specs or {}).get(m) or default_spec(m) for m in names}
-        self.paths = {"train": train, "val": val, "test": test}
+        self.paths = {"train": train, "val": val, "test": test, "predict": predict}
         self.batch_size, self.num_workers, self.on_error = batch_size, num_workers, on_error
         self.random_captions = random_captions
         self.datasets: dict[str, ManifestDataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
-        for split, path in self.paths.items():
+        for split in STAGE_SPLITS.get(stage or "", tuple(self.paths)):
+            path = self.paths[split]
             if path is not None and split not in self.datasets:
                 sampling = "random" if split == "train" and self.random_captions else "first"
                 self.datasets[split] = ManifestDataset(path, self.specs, self.on_error, sampling)

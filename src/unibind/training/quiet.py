@@ -1,9 +1,11 @@
-"""A Lightning fit for in-process jobs (quickstart, graph tower, E2Rank): CPU, no logger or checkpoints,
-no start-up banner, and only the warnings that do not apply to these jobs silenced."""
+"""A Lightning fit for in-process jobs (quickstart, graph tower, E2Rank): any accelerator (``auto`` picks a GPU
+where there is one), no logger or checkpoints, no start-up banner, and only the warnings that do not apply to
+these jobs silenced."""
 
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from typing import Any
 
@@ -18,16 +20,24 @@ IGNORED = (
 
 
 def quiet_fit(
-    module: L.LightningModule, max_epochs: int, progress: bool = True, ignore: tuple[str, ...] = (), **fit: Any
+    module: L.LightningModule,
+    max_epochs: int,
+    progress: bool = True,
+    ignore: tuple[str, ...] = (),
+    accelerator: str = "auto",
+    **fit: Any,
 ):
     """Fit ``module`` (``fit`` holds ``train_dataloaders`` / ``val_dataloaders``); returns the trainer.
 
     ``ignore``: further warning messages (regular expressions) the caller expects on purpose.
+    ``accelerator``: Lightning's accelerator (``auto``, ``cpu``, ``gpu``, ...); ``UNIBIND_ACCELERATOR`` overrides
+    the default.
     """
     validation = "val_dataloaders" in fit
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # the banner would repeat for every fit
     trainer = L.Trainer(
-        accelerator="cpu",
+        accelerator=os.environ.get("UNIBIND_ACCELERATOR", accelerator),
+        devices=1,
         max_epochs=max_epochs,
         logger=False,
         enable_checkpointing=False,
