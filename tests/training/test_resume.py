@@ -32,7 +32,7 @@ def write_config(tmp_path: Path, name: str, shapes_dir: Path, every: int, killer
         {"class_path": "unibind.training.SaveEmbedder", "init_args": {"dirpath": str(root / "model")}},
         {"class_path": "unibind.training.ResumableCheckpoint", "init_args": checkpoint},
     ]
-    if killer is not None and killer["class_path"] == "killers.KillBeforeLastLink":
+    if killer is not None and killer["class_path"] == "probes.KillBeforeLastLink":
         callbacks[1] = {"class_path": killer["class_path"], "init_args": {**checkpoint, **killer["init_args"]}}
     elif killer is not None:
         callbacks.append(killer)
@@ -90,9 +90,9 @@ def uninterrupted(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     [
         # killed after the step-10 checkpoint was written and before last.ckpt moved to it: last.ckpt still
         # names the step-5 file, which is already deleted; step 10 is mid-epoch (epoch 1, batch 4 of 6)
-        (5, {"class_path": "killers.KillBeforeLastLink", "init_args": {"step": 10}}, 10),
+        (5, {"class_path": "probes.KillBeforeLastLink", "init_args": {"step": 10}}, 10),
         # killed at the start of step 12, after the checkpoint of the last batch of epoch 1: an epoch boundary
-        (6, {"class_path": "killers.KillAtStep", "init_args": {"step": 12}}, 12),
+        (6, {"class_path": "probes.KillAtStep", "init_args": {"step": 12}}, 12),
     ],
     ids=["mid-epoch-before-last-link", "epoch-boundary"],
 )

@@ -335,13 +335,15 @@ class UnibindModule(L.LightningModule):
                 metrics.update({f"{query}_to_{target}/{k}": v for k, v in recall.items()})
         return metrics
 
+    # every rank computes the metrics on the gathered outputs, so they agree; sync_dist only says so to Lightning
+
     def on_validation_epoch_end(self) -> None:
         for key, value in self.retrieval_metrics().items():
-            self.log(f"val/{key}", value, prog_bar=key.endswith("R@1"))
+            self.log(f"val/{key}", value, prog_bar=key.endswith("R@1"), sync_dist=self.distributed)
 
     def on_test_epoch_end(self) -> None:
         for key, value in self.retrieval_metrics().items():
-            self.log(f"test/{key}", value)
+            self.log(f"test/{key}", value, sync_dist=self.distributed)
 
     # -- optimisation ----------------------------------------------------------------------------
 

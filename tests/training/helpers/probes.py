@@ -1,11 +1,16 @@
-"""Callbacks that SIGKILL their own training process at a chosen moment (loaded by class_path in the tests)."""
+"""Callbacks that the training tests load by ``class_path`` into real ``unibind fit`` processes: they kill the
+process at a chosen moment, or record what each rank saw and computed."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import signal
+from pathlib import Path
 
 import lightning as L
+import torch
 
 from unibind.training import ResumableCheckpoint
 
@@ -43,11 +48,6 @@ class TraceSteps(L.Callback):
         self.path = path
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
-        import hashlib
-        import json
-
-        import torch
-
         record = {
             "step": trainer.global_step,
             "epoch": trainer.current_epoch,
@@ -57,3 +57,34 @@ class TraceSteps(L.Callback):
         }
         with open(self.path, "a") as handle:
             handle.write(json.dumps(record) + "\n")
+
+
+class RecordSteps(L.Callback):
+    """Per rank, one JSON line per training step in ``{folder}/rank{r}.jsonl``: the items and the rows of each
+    modality in the batch and the gradient size of every encoder (after DDP averaged them); the gradients and the
+    loss of the first step also go to ``{folder}/step0-rank{r}.pt``."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+        self.record: dict = {}
+        self.grads: dict[str, torch.Tensor] = {}
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+        rows = {m: len(positions) for m, positions in batch["present"].items()}
+        self.record = {"step": trainer.global_step, "items": len(batch["ids"]), "rows": rows}
+
+    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer) -> None:
+        encoders = pl_module.embedder.encoders
+        self.record["encoder_grad"] = {
+            m: sum(float(p.grad.abs().sum()) for p in encoders[m].parameters() if p.grad is not None) for m in encoders
+        }
+        if trainer.global_step == 0:
+            self.grads = {n: p.grad.detach().clone() for n, p in pl_module.named_parameters() if p.grad is not None}
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / f"rank{trainer.global_rank}.jsonl", "a") as handle:
+            handle.write(json.dumps(self.record) + "\n")
+        if trainer.global_step == 1:
+            step0 = {"grads": self.grads, "loss": outputs["loss"].detach()}
+            torch.save(step0, self.folder / f"step0-rank{trainer.global_rank}.pt")
