@@ -93,9 +93,7 @@ def test_mixed_modalities_train_on_two_ranks_and_every_encoder_learns(tmp_path: 
     assert (tmp_path / "model" / "model.safetensors").is_file()
 
 
-def test_two_processes_give_the_loss_and_gradients_of_one_process_on_the_same_rows(
-    tmp_path: Path, mixed: Path
-) -> None:
+def test_two_processes_give_the_loss_and_gradients_of_one_process_on_the_same_rows(tmp_path: Path, mixed: Path) -> None:
     plain = {"max_steps": 1, "gradient_clip_val": None}
     two = fit(write_config(tmp_path / "two", mixed, devices=2, batch_size=8, **plain))
     assert two.returncode == 0, two.stderr[-4000:]
