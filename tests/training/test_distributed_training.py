@@ -93,22 +93,35 @@ def test_mixed_modalities_train_on_two_ranks_and_every_encoder_learns(tmp_path: 
     assert (tmp_path / "model" / "model.safetensors").is_file()
 
 
-def test_two_processes_give_the_loss_and_gradients_of_one_process_on_the_same_rows(tmp_path: Path, mixed: Path) -> None:
-    plain = {"max_steps": 1, "gradient_clip_val": None}
-    two = fit(write_config(tmp_path / "two", mixed, devices=2, batch_size=8, **plain))
+ONE_STEP = {"max_steps": 1, "gradient_clip_val": None}
+
+
+@pytest.fixture(scope="module")
+def one_process(mixed: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first step of 1 process on batches of 16."""
+    folder = tmp_path_factory.mktemp("one")
+    result = fit(write_config(folder, mixed, devices=1, batch_size=16, **ONE_STEP))
+    assert result.returncode == 0, result.stderr[-4000:]
+    return folder
+
+
+@pytest.mark.parametrize("grad_cache", [None, 3], ids=["plain", "grad-cache-3"])
+def test_two_processes_give_the_loss_and_gradients_of_one_process_on_the_same_rows(
+    tmp_path: Path, mixed: Path, one_process: Path, grad_cache: int | None
+) -> None:
+    extra = ("--model.grad_cache_chunk", str(grad_cache)) if grad_cache else ()
+    two = fit(write_config(tmp_path, mixed, devices=2, batch_size=8, **ONE_STEP), *extra)
     assert two.returncode == 0, two.stderr[-4000:]
-    one = fit(write_config(tmp_path / "one", mixed, devices=1, batch_size=16, **plain))
-    assert one.returncode == 0, one.stderr[-4000:]
-    single = torch.load(tmp_path / "one" / "records" / "step0-rank0.pt", weights_only=True)
+    single = torch.load(one_process / "records" / "step0-rank0.pt", weights_only=True)
     for rank in (0, 1):
-        multi = torch.load(tmp_path / "two" / "records" / f"step0-rank{rank}.pt", weights_only=True)
+        multi = torch.load(tmp_path / "records" / f"step0-rank{rank}.pt", weights_only=True)
         torch.testing.assert_close(multi["loss"], single["loss"], atol=1e-5, rtol=1e-5)
         assert multi["grads"].keys() == single["grads"].keys()
         for name, grad in single["grads"].items():
             torch.testing.assert_close(multi["grads"][name], grad, atol=1e-5, rtol=1e-4, msg=name)
-    rows = [records(tmp_path / "two", r)[0]["rows"] for r in (0, 1)]
+    rows = [records(tmp_path, r)[0]["rows"] for r in (0, 1)]
     together = {m: rows[0].get(m, 0) + rows[1].get(m, 0) for m in ("image", "text", "audio")}
-    assert together == {m: n for m, n in records(tmp_path / "one", 0)[0]["rows"].items()}
+    assert together == records(one_process, 0)[0]["rows"]
 
 
 def test_two_process_run_killed_and_resumed_matches_the_uninterrupted_run(tmp_path: Path, mixed: Path) -> None:

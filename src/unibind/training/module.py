@@ -248,6 +248,8 @@ class UnibindModule(L.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
         self.skipped_items += batch.get("skipped", 0)
         if self.grad_cache_chunk is not None:
+            if self._first_of_accumulation(batch_idx):
+                self.zero_grad(set_to_none=True)  # the sub-batches' backward passes accumulate from here
             total, losses, value = grad_cache_step(self, batch, self.grad_cache_chunk)
         else:
             losses, embeddings, _ = self.compute_losses(batch)
@@ -264,6 +266,16 @@ class UnibindModule(L.LightningModule):
                 return None
         self._log_step(batch, losses, value)
         return total
+
+    def _first_of_accumulation(self, batch_idx: int) -> bool:
+        accumulate = self.trainer.accumulate_grad_batches if self._trainer is not None else 1
+        return batch_idx % accumulate == 0
+
+    def optimizer_zero_grad(self, epoch: int, batch_idx: int, optimizer: torch.optim.Optimizer) -> None:
+        """Lightning zeroes gradients between ``training_step`` and its backward pass; with GradCache the step has
+        already back-propagated its first sub-batches, so the gradients are zeroed at the start of the step instead."""
+        if self.grad_cache_chunk is None:
+            optimizer.zero_grad()
 
     def _log_step(self, batch: dict[str, Any], losses: dict[str, torch.Tensor], total: torch.Tensor) -> None:
         batch_size = len(batch["ids"])
