@@ -43,16 +43,17 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
 def seeded(seed: int) -> Iterator[None]:
     """Python's, NumPy's and torch's (CPU) global random states seeded from ``seed`` inside the block and put
     back after it."""
-    python_state, numpy_state, torch_state = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    generator = torch.default_generator  # the CPU generator alone: torch.manual_seed also seeds every accelerator
+    python_state, numpy_state, torch_state = random.getstate(), np.random.get_state(), generator.get_state()
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    generator.manual_seed(seed)
     try:
         yield
     finally:
         random.setstate(python_state)
         np.random.set_state(numpy_state)
-        torch.set_rng_state(torch_state)
+        generator.set_state(torch_state)
 
 
 class SeededSamples(Dataset):

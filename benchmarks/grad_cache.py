@@ -1,0 +1,145 @@
+"""GradCache vs the whole batch at once: peak activation memory and step time, same model, data and batch.
+
+ratio = peak memory of a whole-batch step / peak memory of a GradCache step with 8 sub-batches (goal 4).
+"Peak memory" is the step's growth of the process's peak resident set: ``ru_maxrss`` after one training step
+minus the resident set just before it, with the model, optimizer state and batch already in memory, each
+variant in a fresh process (the peak cannot be reset within one). Time: median seconds per step over a few
+steps after the measured one, the two variants run alternately; GradCache pays one extra forward pass.
+
+Model: an open_clip ViT (64 px, patch 8, width 256, 4 layers) and text transformer (width 256, 4 layers)
+aligned by a 4-expert MoE, multi-positive InfoNCE, AdamW; data: the coloured-shapes corpus at 64 px.
+
+    .venv/bin/python benchmarks/grad_cache.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import report
+
+CLIP_CFG = {
+    "embed_dim": 128,
+    "vision_cfg": {"image_size": 64, "patch_size": 8, "width": 256, "layers": 4, "head_width": 64},
+    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 256, "heads": 4, "layers": 4},
+}
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * resource.getpagesize()
+
+
+def child(batch_size: int, chunk: int | None, steps: int, corpus: str) -> None:
+    """One variant in this process: print ``{"peak_bytes", "seconds"}``."""
+    import torch
+    import warnings
+
+    from unibind.datasets import ManifestDataset
+    from unibind.embedder import UnifiedEmbedder
+    from unibind.encoders import OpenClipImageEncoder, OpenClipTextEncoder
+    from unibind.fusion import MoEAligner
+    from unibind.modalities import ImageSpec, TextSpec
+    from unibind.objectives import MultiPositiveInfoNCELoss
+    from unibind.training import UnibindModule
+
+    warnings.filterwarnings("ignore")
+    torch.manual_seed(0)
+    encoders = {"image": OpenClipImageEncoder(model_cfg=CLIP_CFG), "text": OpenClipTextEncoder(model_cfg=CLIP_CFG)}
+    embedder = UnifiedEmbedder(encoders, 128, MoEAligner(128, num_experts=4, top_k=2, modalities=["image", "text"]))
+    module = UnibindModule(embedder, objective=MultiPositiveInfoNCELoss(), grad_cache_chunk=chunk).train()
+    optimizer = torch.optim.AdamW(module.parameters(), lr=1e-4)
+    dataset = ManifestDataset(Path(corpus) / "train.jsonl", {"image": ImageSpec(64), "text": TextSpec()})
+    batch = dataset.collate([dataset[i % len(dataset)] for i in range(batch_size)])
+    for param in module.parameters():  # optimizer state and gradients resident before the measured step
+        param.grad = torch.zeros_like(param)
+    optimizer.step()
+
+    def train_step() -> None:
+        loss = module.training_step(batch, 0)
+        if chunk is None:
+            optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    before = resident_bytes()
+    train_step()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        train_step()
+        times.append(time.perf_counter() - start)
+    print(json.dumps({"peak_bytes": peak, "seconds": statistics.median(times)}))
+
+
+def run_child(batch_size: int, chunk: int | None, steps: int, corpus: str) -> dict:
+    command = [sys.executable, __file__, "--child", "--batch", str(batch_size), "--steps", str(steps)]
+    command += ["--corpus", corpus] + (["--chunk", str(chunk)] if chunk else [])
+    # a fixed mmap threshold: glibc otherwise raises it after each large free and keeps later activations on its
+    # heap, so the resident set would show memory the allocator holds rather than memory the step uses
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(1 << 20)}
+    result = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller batch, one round (under a minute)")
+    parser.add_argument("--batch", type=int, default=None, help="items per batch (default 512; --quick 256)")
+    parser.add_argument("--sub-batches", type=int, default=8)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--chunk", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--corpus", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.batch, args.chunk, args.steps, args.corpus)
+        return
+    batch_size = args.batch or (256 if args.quick else 512)
+    rounds, steps = (1, 1) if args.quick else (3, 3)
+    chunk = -(-batch_size // args.sub_batches)
+    from unibind.datasets import write_shapes_dataset
+
+    with tempfile.TemporaryDirectory() as corpus:
+        write_shapes_dataset(corpus, {"train": 8}, size=64, seed=0)
+        full, cached = [], []
+        for _ in range(rounds):
+            full.append(run_child(batch_size, None, steps, corpus))
+            cached.append(run_child(batch_size, chunk, steps, corpus))
+    full_peak = statistics.median(r["peak_bytes"] for r in full)
+    cached_peak = statistics.median(r["peak_bytes"] for r in cached)
+    full_time = statistics.median(r["seconds"] for r in full)
+    cached_time = statistics.median(r["seconds"] for r in cached)
+    mib = 2**20
+    print(
+        f"batch {batch_size}: whole batch {full_peak / mib:.0f} MiB, {full_time:.2f} s/step; "
+        f"GradCache ({args.sub_batches} sub-batches of {chunk}) {cached_peak / mib:.0f} MiB, {cached_time:.2f} s/step"
+    )
+    report(
+        "grad_cache",
+        full_peak / cached_peak,
+        4.0,
+        "the same step on the whole batch at once, same model, data and optimizer, in a fresh process",
+        batch=batch_size,
+        sub_batches=args.sub_batches,
+        full_peak_mib=round(full_peak / mib, 1),
+        grad_cache_peak_mib=round(cached_peak / mib, 1),
+        time_ratio_grad_cache_over_full=round(cached_time / full_time, 3),
+        full_seconds_per_step=round(full_time, 3),
+        grad_cache_seconds_per_step=round(cached_time, 3),
+    )
+
+
+if __name__ == "__main__":
+    main()
