@@ -42,8 +42,9 @@ def resident_bytes() -> int:
 
 def child(batch_size: int, chunk: int | None, steps: int, corpus: str) -> None:
     """One variant in this process: print ``{"peak_bytes", "seconds"}``."""
-    import torch
     import warnings
+
+    import torch
 
     from unibind.datasets import ManifestDataset
     from unibind.embedder import UnifiedEmbedder
