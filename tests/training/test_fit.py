@@ -22,7 +22,12 @@ def tiny_config(tmp_path: Path, shapes_dir: Path, **trainer) -> Path:
     config["trainer"].update(
         {"max_epochs": 2, "default_root_dir": str(tmp_path), "enable_progress_bar": False, **trainer}
     )
-    config["trainer"]["callbacks"][0]["init_args"]["dirpath"] = str(tmp_path / "model")
+    # every folder a callback writes goes under tmp_path
+    folders = {"SaveEmbedder": ("dirpath", "model"), "ResumableCheckpoint": ("dirpath", "checkpoints"),
+               "EmbeddingWriter": ("out_dir", "predictions")}  # fmt: skip
+    for callback in config["trainer"]["callbacks"]:
+        key, name = folders[callback["class_path"].rsplit(".", 1)[-1]]
+        callback["init_args"][key] = str(tmp_path / name)
     config["data"]["init_args"].update(
         train=str(shapes_dir / "train.jsonl"), val=str(shapes_dir / "val.jsonl"), test=str(shapes_dir / "val.jsonl")
     )

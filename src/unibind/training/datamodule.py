@@ -10,8 +10,10 @@ import lightning as L
 
 from unibind.datasets import ManifestDataset
 from unibind.datasets.manifest import OnError
+from unibind.datasets.shards import ShardSet, is_shard_location, open_shards
 from unibind.modalities import ModalitySpec, default_spec
 from unibind.training.loader import EpochBatchSampler, ResumableLoader
+from unibind.training.streaming import ShardStream, StreamingLoader
 
 
 def make_loader(
@@ -78,8 +80,12 @@ class SplitDataModule(L.LightningDataModule):
 class ManifestDataModule(SplitDataModule):
     """Train / val / test / predict manifests read through modality specs.
 
+    Each split is a manifest file or a folder of WebDataset shards written by ``unibind data shard`` (a local
+    folder or an object-store URL such as ``s3://bucket/corpus/``, read through fsspec), streamed by
+    :class:`~unibind.training.streaming.ShardStream`.
+
     Args:
-        train: training manifest (``.jsonl``/``.csv``/``.tsv``).
+        train: training manifest (``.jsonl``/``.csv``/``.tsv``) or shard folder / URL.
         val: validation manifest (optional).
         test: test manifest (optional).
         predict: manifest that ``unibind predict`` embeds (optional).
@@ -89,6 +95,7 @@ class ManifestDataModule(SplitDataModule):
         num_workers: DataLoader workers.
         on_error: ``raise`` at the first bad row, or ``skip`` it and count it.
         random_captions: in training pick a random caption of each item at every access (else the first).
+        shuffle_buffer: records each worker shuffles among when streaming shards in training.
     """
 
     missing = "no {split} manifest configured (data.{split})"
@@ -105,6 +112,7 @@ class ManifestDataModule(SplitDataModule):
         num_workers: int = 0,
         on_error: OnError = "raise",
         random_captions: bool = True,
+        shuffle_buffer: int = 1000,
     ) -> None:
         super().__init__()
         names = modalities or list(specs or {})
@@ -113,12 +121,27 @@ class ManifestDataModule(SplitDataModule):
         self.specs = {m: (specs or {}).get(m) or default_spec(m) for m in names}
         self.paths = {"train": train, "val": val, "test": test, "predict": predict}
         self.batch_size, self.num_workers, self.on_error = batch_size, num_workers, on_error
-        self.random_captions = random_captions
-        self.datasets: dict[str, ManifestDataset] = {}
+        self.random_captions, self.shuffle_buffer = random_captions, shuffle_buffer
+        self.datasets: dict[str, ManifestDataset | ShardSet] = {}
 
     def setup(self, stage: str | None = None) -> None:
         for split in STAGE_SPLITS.get(stage or "", tuple(self.paths)):
             path = self.paths[split]
-            if path is not None and split not in self.datasets:
-                sampling = "random" if split == "train" and self.random_captions else "first"
-                self.datasets[split] = ManifestDataset(path, self.specs, self.on_error, sampling)
+            if path is None or split in self.datasets:
+                continue
+            if is_shard_location(path):
+                self.datasets[split] = open_shards(path)
+                continue
+            sampling = "random" if split == "train" and self.random_captions else "first"
+            self.datasets[split] = ManifestDataset(path, self.specs, self.on_error, sampling)
+
+    def _loader(self, split: str, shuffle: bool) -> ResumableLoader | StreamingLoader:
+        shards = self.datasets.get(split)
+        if not isinstance(shards, ShardSet):
+            return super()._loader(split, shuffle)
+        train = split == "train"
+        stream = ShardStream(
+            shards, self.specs, self.batch_size, train, run_seed(), self.on_error, self.shuffle_buffer,
+            self.random_captions,
+        )  # fmt: skip
+        return StreamingLoader(stream, self.num_workers, self._batches_trained if train else None)
