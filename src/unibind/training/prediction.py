@@ -22,7 +22,6 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import BasePredictionWriter
 from safetensors.torch import load_file, save_file
 
 from unibind.atomic import atomic_write, replace_atomically
@@ -31,8 +30,11 @@ EMBEDDINGS_NAME = "embeddings.safetensors"
 IDS_NAME = "ids.json"
 
 
-class EmbeddingWriter(BasePredictionWriter):
+class EmbeddingWriter(L.Callback):
     """Writes what :meth:`UnibindModule.predict_step` returns (see the module docstring for the layout).
+
+    A plain callback rather than Lightning's ``BasePredictionWriter``: the batches carry their items' manifest
+    positions, so the writer needs none of the sampler indices Lightning would try to track.
 
     Args:
         out_dir: the output folder.
@@ -40,7 +42,6 @@ class EmbeddingWriter(BasePredictionWriter):
     """
 
     def __init__(self, out_dir: str | Path, part_rows: int = 65536) -> None:
-        super().__init__(write_interval="batch")
         self.out_dir, self.part_rows = Path(out_dir), part_rows
         self._buffer: dict[str, list[tuple[torch.Tensor, torch.Tensor, list[str]]]] = defaultdict(list)
         self._rows = 0
@@ -58,12 +59,11 @@ class EmbeddingWriter(BasePredictionWriter):
         self._buffer.clear()
         self._rows = self._parts = 0
 
-    def write_on_batch_end(
+    def on_predict_batch_end(
         self,
         trainer: L.Trainer,
         pl_module: L.LightningModule,
         prediction: dict[str, Any],
-        batch_indices: Any,
         batch: Any,
         batch_idx: int,
         dataloader_idx: int = 0,
