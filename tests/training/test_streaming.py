@@ -111,6 +111,7 @@ def _rank_worker(rank: int, world: int, port: int, shards: str, out: str) -> Non
             "eval": [batch["ids"] for batch in evaluation],
         }
         Path(out, f"rank{rank}.json").write_text(json.dumps(result))
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 

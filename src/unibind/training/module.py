@@ -92,6 +92,11 @@ class UnibindModule(L.LightningModule):
             are those of the whole batch (see :mod:`unibind.training.grad_cache`).
         placeholder_specs: modality -> spec whose ``dummy_batch`` feeds a modality missing from a rank's
             batch in multi-process training; default: the data module's ``specs``, else the default spec.
+        absent_modalities: in multi-process training, a modality missing from a rank's batch runs a
+            ``placeholder`` through its encoder (plain DDP and FSDP work), or is left out (``skip``): then its
+            parameters get no gradient on that rank and DDP needs ``find_unused_parameters`` (strategy
+            ``ddp_find_unused_parameters_true``); FSDP needs placeholders.
+            ``benchmarks/ddp_absent_modalities.py`` measures the two.
     """
 
     def __init__(
@@ -106,11 +111,14 @@ class UnibindModule(L.LightningModule):
         lock_encoders: Sequence[str] = (),
         grad_cache_chunk: int | None = None,
         placeholder_specs: Mapping[str, ModalitySpec] | None = None,
+        absent_modalities: Literal["placeholder", "skip"] = "placeholder",
     ) -> None:
         super().__init__()
         unknown = set(lock_encoders) - set(embedder.modalities)
         if unknown:
             raise ValueError(f"lock_encoders names {sorted(unknown)}, not among the model's {embedder.modalities}")
+        if absent_modalities not in ("placeholder", "skip"):
+            raise ValueError(f"absent_modalities must be placeholder or skip, got {absent_modalities!r}")
         if grad_cache_chunk is not None and grad_cache_chunk < 1:
             raise ValueError(f"grad_cache_chunk must be a positive number of items, got {grad_cache_chunk}")
         for modality in lock_encoders:
@@ -123,6 +131,7 @@ class UnibindModule(L.LightningModule):
         self.retrieval_ks = tuple(retrieval_ks)
         self.grad_cache_chunk = grad_cache_chunk
         self.placeholder_specs = dict(placeholder_specs or {})
+        self.absent_modalities = absent_modalities
         self._placeholders: dict[str, Any] = {}
         self._eval_outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]] = defaultdict(list)
         self.skipped_items = 0
@@ -168,11 +177,22 @@ class UnibindModule(L.LightningModule):
         return outputs
 
     def placeholder_output(self, modality: str) -> AlignerOutput:
-        """Zero rows of ``modality`` that still pass through its encoder, head and aligner (see :meth:`embed`)."""
+        """Zero rows of ``modality`` that still pass through its encoder, head and aligner (see :meth:`embed`);
+        with ``absent_modalities="skip"``, zero rows that pass through nothing."""
+        if self.absent_modalities == "skip":
+            return self._empty_output()
         encoder = self.embedder.encoders[modality]
         with eval_mode(encoder):
             features = encoder(self.placeholder(modality))
         return self.embedder.align_features(modality, features[:0])
+
+    def _empty_output(self) -> AlignerOutput:
+        empty = torch.zeros(0, self.embedder.embed_dim, device=self.device)
+        experts = getattr(self.embedder.aligner, "num_experts", None)
+        if experts is None:
+            return AlignerOutput(empty)
+        counts = torch.zeros(experts, dtype=torch.long, device=self.device)
+        return AlignerOutput(empty, expert_counts=counts, router_probs_sum=torch.zeros(experts, device=self.device))
 
     # -- losses ----------------------------------------------------------------------------------
 
