@@ -23,35 +23,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import lightning as L
 import yaml
 from _common import report
 
 REPO = Path(__file__).resolve().parents[1]
-WARMUP_STEPS = 5
-
-
-class StepClock(L.Callback):
-    """Writes, on rank 0, the seconds from the start of step ``WARMUP_STEPS`` to the end of training and the
-    steps in which some rank lacked a modality."""
-
-    def __init__(self, out: str) -> None:
-        self.out, self.start, self.lacking = out, 0.0, 0
-
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
-        if trainer.global_step == WARMUP_STEPS:
-            self.start = time.perf_counter()
-        if len(batch["present"]) < len(pl_module.embedder.modalities):
-            self.lacking += 1
-
-    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        steps = trainer.global_step - WARMUP_STEPS
-        if trainer.is_global_zero:
-            record = {"steps": steps, "seconds": time.perf_counter() - self.start, "lacking": self.lacking}
-            Path(self.out).write_text(json.dumps(record))
 
 
 def run(mode: str, corpus: Path, folder: Path, steps: int, batch_size: int) -> dict:
@@ -67,7 +44,7 @@ def run(mode: str, corpus: Path, folder: Path, steps: int, batch_size: int) -> d
         enable_model_summary=False,
         enable_checkpointing=False,
         default_root_dir=str(folder / mode),
-        callbacks=[{"class_path": "ddp_absent_modalities.StepClock", "init_args": {"out": str(out)}}],
+        callbacks=[{"class_path": "_clock.StepClock", "init_args": {"out": str(out)}}],
     )
     if mode == "find_unused":
         config["trainer"]["strategy"] = "ddp_find_unused_parameters_true"

@@ -3,13 +3,14 @@
 ratio = peak memory of a whole-batch step / peak memory of a GradCache step with 8 sub-batches (goal 4).
 "Peak memory" is the step's growth of the process's peak resident set: ``ru_maxrss`` after one training step
 minus the resident set just before it, with the model, optimizer state and batch already in memory, each
-variant in a fresh process (the peak cannot be reset within one). Time: median seconds per step over a few
+variant in a fresh process (the peak cannot be reset within one). With ``--device cuda`` it is the growth of
+``torch.cuda.max_memory_allocated`` over the step instead. Time: median seconds per step over a few
 steps after the measured one, the two variants run alternately; GradCache pays one extra forward pass.
 
 Model: an open_clip ViT (64 px, patch 8, width 256, 4 layers) and text transformer (width 256, 4 layers)
 aligned by a 4-expert MoE, multi-positive InfoNCE, AdamW; data: the coloured-shapes corpus at 64 px.
 
-    .venv/bin/python benchmarks/grad_cache.py [--quick]
+    .venv/bin/python benchmarks/grad_cache.py [--quick] [--device cuda]
 """
 
 from __future__ import annotations
@@ -40,11 +41,12 @@ def resident_bytes() -> int:
     return pages * resource.getpagesize()
 
 
-def child(batch_size: int, chunk: int | None, steps: int, corpus: str) -> None:
+def child(batch_size: int, chunk: int | None, steps: int, corpus: str, device: str) -> None:
     """One variant in this process: print ``{"peak_bytes", "seconds"}``."""
     import warnings
 
     import torch
+    from lightning.fabric.utilities.apply_func import move_data_to_device
 
     from unibind.datasets import ManifestDataset
     from unibind.embedder import UnifiedEmbedder
@@ -58,10 +60,10 @@ def child(batch_size: int, chunk: int | None, steps: int, corpus: str) -> None:
     torch.manual_seed(0)
     encoders = {"image": OpenClipImageEncoder(model_cfg=CLIP_CFG), "text": OpenClipTextEncoder(model_cfg=CLIP_CFG)}
     embedder = UnifiedEmbedder(encoders, 128, MoEAligner(128, num_experts=4, top_k=2, modalities=["image", "text"]))
-    module = UnibindModule(embedder, objective=MultiPositiveInfoNCELoss(), grad_cache_chunk=chunk).train()
+    module = UnibindModule(embedder, objective=MultiPositiveInfoNCELoss(), grad_cache_chunk=chunk).train().to(device)
     optimizer = torch.optim.AdamW(module.parameters(), lr=1e-4)
     dataset = ManifestDataset(Path(corpus) / "train.jsonl", {"image": ImageSpec(64), "text": TextSpec()})
-    batch = dataset.collate([dataset[i % len(dataset)] for i in range(batch_size)])
+    batch = move_data_to_device(dataset.collate([dataset[i % len(dataset)] for i in range(batch_size)]), device)
     for param in module.parameters():  # optimizer state and gradients resident before the measured step
         param.grad = torch.zeros_like(param)
     optimizer.step()
@@ -72,10 +74,18 @@ def child(batch_size: int, chunk: int | None, steps: int, corpus: str) -> None:
             optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
 
-    before = resident_bytes()
-    train_step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        train_step()
+        peak = torch.cuda.max_memory_allocated() - before
+    else:
+        before = resident_bytes()
+        train_step()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
     times = []
     for _ in range(steps):
         start = time.perf_counter()
@@ -84,8 +94,9 @@ def child(batch_size: int, chunk: int | None, steps: int, corpus: str) -> None:
     print(json.dumps({"peak_bytes": peak, "seconds": statistics.median(times)}))
 
 
-def run_child(batch_size: int, chunk: int | None, steps: int, corpus: str) -> dict:
+def run_child(batch_size: int, chunk: int | None, steps: int, corpus: str, device: str) -> dict:
     command = [sys.executable, __file__, "--child", "--batch", str(batch_size), "--steps", str(steps)]
+    command += ["--device", device]
     command += ["--corpus", corpus] + (["--chunk", str(chunk)] if chunk else [])
     # a fixed mmap threshold: glibc otherwise raises it after each large free and keeps later activations on its
     # heap, so the resident set would show memory the allocator holds rather than memory the step uses
@@ -99,13 +110,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller batch, one round (under a minute)")
     parser.add_argument("--batch", type=int, default=None, help="items per batch (default 512; --quick 256)")
     parser.add_argument("--sub-batches", type=int, default=8)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--chunk", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--corpus", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.batch, args.chunk, args.steps, args.corpus)
+        child(args.batch, args.chunk, args.steps, args.corpus, args.device)
         return
     batch_size = args.batch or (256 if args.quick else 512)
     rounds, steps = (1, 1) if args.quick else (3, 3)
@@ -116,8 +128,8 @@ def main() -> None:
         write_shapes_dataset(corpus, {"train": 8}, size=64, seed=0)
         full, cached = [], []
         for _ in range(rounds):
-            full.append(run_child(batch_size, None, steps, corpus))
-            cached.append(run_child(batch_size, chunk, steps, corpus))
+            full.append(run_child(batch_size, None, steps, corpus, args.device))
+            cached.append(run_child(batch_size, chunk, steps, corpus, args.device))
     full_peak = statistics.median(r["peak_bytes"] for r in full)
     cached_peak = statistics.median(r["peak_bytes"] for r in cached)
     full_time = statistics.median(r["seconds"] for r in full)
@@ -134,6 +146,7 @@ def main() -> None:
         "the same step on the whole batch at once, same model, data and optimizer, in a fresh process",
         batch=batch_size,
         sub_batches=args.sub_batches,
+        device=args.device,
         full_peak_mib=round(full_peak / mib, 1),
         grad_cache_peak_mib=round(cached_peak / mib, 1),
         time_ratio_grad_cache_over_full=round(cached_time / full_time, 3),

@@ -259,8 +259,8 @@ class UnibindModule(L.LightningModule):
         """Zero that depends on every embedding and every trainable objective parameter: added to the loss in
         multi-process training so that a pair with too few rows, or a step with none, still gives every
         parameter a (zero) gradient on every rank."""
-        terms = [e.sum() for e in embeddings.values()]
-        terms += [p.sum() for p in self.objective.parameters() if p.requires_grad]
+        terms = [e.float().sum() for e in embeddings.values()]  # float: under bf16 autocast the dtypes differ
+        terms += [p.float().sum() for p in self.objective.parameters() if p.requires_grad]
         return 0.0 * torch.stack(terms).sum() if terms else torch.zeros((), device=self.device)
 
     # -- steps -----------------------------------------------------------------------------------
