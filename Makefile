@@ -50,6 +50,8 @@ lock: | $(UV)
 bench: install
 	$(PY) benchmarks/moe_dispatch.py --quick
 	$(PY) benchmarks/training_throughput.py --quick
+	$(PY) benchmarks/grad_cache.py --quick
+	$(PY) benchmarks/ddp_absent_modalities.py --quick
 	$(PY) benchmarks/audio_pipeline.py --quick
 	$(PY) benchmarks/exact_search.py --quick
 	$(PY) benchmarks/rerank_latency.py --quick
