@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{split}: {path}")
         return 0
     if args.command == "data" and args.data_command == "shard":
-        from unibind.datasets.shards import write_shards
+        from unibind.datasets.shard_writer import write_shards
 
         try:
             shards = write_shards(

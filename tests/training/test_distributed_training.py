@@ -10,22 +10,16 @@ with the uninterrupted run's weights.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
+from tests.training.processes import REPO, fit
 
 from unibind.datasets import write_shapes_dataset
-
-REPO = Path(__file__).resolve().parents[2]
-HELPERS = Path(__file__).resolve().parent / "helpers"
-TIMEOUT = 300  # a hang fails the test instead of the suite
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +58,6 @@ def write_config(folder: Path, corpus: Path, devices: int, batch_size: int, **tr
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config))
     return path
-
-
-def fit(config: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(HELPERS)}
-    command = [sys.executable, "-m", "unibind.cli", "fit", "--config", str(config), *extra]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=TIMEOUT, cwd=REPO)
 
 
 def records(folder: Path, rank: int) -> list[dict]:

@@ -4,20 +4,16 @@ the uninterrupted run: mid-epoch, at an epoch boundary, and when killed between 
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
+from tests.training.processes import REPO, fit
 
-REPO = Path(__file__).resolve().parents[2]
-HELPERS = Path(__file__).resolve().parent / "helpers"
-TIMEOUT = 240
+from unibind.datasets import write_shapes_dataset
 
 
 def write_config(tmp_path: Path, name: str, shapes_dir: Path, every: int, killer: dict | None = None) -> Path:
@@ -52,12 +48,6 @@ def write_config(tmp_path: Path, name: str, shapes_dir: Path, every: int, killer
     return path
 
 
-def fit(config: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(HELPERS)}
-    command = [sys.executable, "-m", "unibind.cli", "fit", "--config", str(config), *extra]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=TIMEOUT, cwd=REPO)
-
-
 def weights(root: Path) -> dict[str, torch.Tensor]:
     return load_file(str(root / "model" / "model.safetensors"))
 
@@ -70,8 +60,6 @@ def max_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> fl
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """192 training items: 6 batches of 32 per epoch."""
-    from unibind.datasets import write_shapes_dataset
-
     root = tmp_path_factory.mktemp("shapes6")
     write_shapes_dataset(root, {"train": 12, "val": 1}, size=32, seed=3)
     return root

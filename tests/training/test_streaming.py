@@ -13,7 +13,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from unibind.datasets import write_shapes_dataset
-from unibind.datasets.shards import open_shards, write_shards
+from unibind.datasets.shard_writer import write_shards
+from unibind.datasets.shards import open_shards
 from unibind.modalities import ImageSpec, InputError, TextSpec
 from unibind.training.streaming import ShardStream, StreamingLoader, stream_ranges
 

@@ -10,6 +10,7 @@ from unibind.datasets.manifest import (
     read_manifest,
 )
 from unibind.datasets.shapes import write_shapes_dataset
+from unibind.datasets.shard_writer import write_shards
 from unibind.datasets.shards import (
     SHARD_INDEX,
     ShardInfo,
@@ -19,7 +20,6 @@ from unibind.datasets.shards import (
     is_shard_location,
     iter_records,
     open_shards,
-    write_shards,
 )
 
 __all__ = [
