@@ -50,6 +50,7 @@ def test_tmr_config_fits_on_real_files(layout: Path, tmp_path: Path) -> None:
     config = yaml.safe_load((REPO / "experiments" / "humanml3d_tmr.yaml").read_text())
     config["trainer"].update(accelerator="cpu", max_epochs=2, default_root_dir=str(tmp_path / "run"))
     config["trainer"]["callbacks"][0]["init_args"]["dirpath"] = str(tmp_path / "run" / "model")
+    config["trainer"]["callbacks"][1]["init_args"]["dirpath"] = str(tmp_path / "run" / "checkpoints")
     motion = config["model"]["embedder"]["init_args"]["encoders"]["motion"]["init_args"]
     motion.update(width=32, depth=1, heads=2, ff_dim=64)
     config["data"]["init_args"].update(root=str(layout), splits=["train", "val", None], batch_size=3)
@@ -62,3 +63,4 @@ def test_tmr_config_fits_on_real_files(layout: Path, tmp_path: Path) -> None:
     assert module.objective.filter_threshold == 0.8
     assert cli.trainer.global_step == 2
     assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
+    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()  # the end of training is saved
