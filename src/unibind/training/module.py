@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.apply_func import move_data_to_device
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_warn
 
@@ -149,17 +150,18 @@ class UnibindModule(L.LightningModule):
         return world_size() > 1
 
     def placeholder(self, modality: str) -> Any:
-        """A fixed one-row batch of ``modality`` for a rank whose batch lacks it (built once, without touching
-        the global random state)."""
-        if modality not in self._placeholders:
+        """A fixed one-row batch of ``modality`` on the module's device, for a rank whose batch lacks it (built
+        once per device, without touching the global random state)."""
+        key = f"{modality}@{self.device}"
+        if key not in self._placeholders:
             spec = self.placeholder_specs.get(modality)
             if spec is None:
                 datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
                 spec = (getattr(datamodule, "specs", None) or {}).get(modality) or default_spec(modality)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)
-                self._placeholders[modality] = spec.dummy_batch(1)
-        return self._placeholders[modality]
+                self._placeholders[key] = move_data_to_device(spec.dummy_batch(1), self.device)
+        return self._placeholders[key]
 
     def embed(self, inputs: Mapping[str, Any], placeholders: bool) -> dict[str, AlignerOutput]:
         """Aligned outputs of every modality of the model that ``inputs`` holds, in the model's order.
