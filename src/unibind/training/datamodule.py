@@ -54,11 +54,15 @@ class SplitDataModule(L.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> ResumableLoader:
         if split not in self.datasets:
             raise ValueError(self.missing.format(split=split))
-        progress = self._batches_trained if split == "train" else None
-        return make_loader(self.datasets[split], self.batch_size, shuffle, self.num_workers, run_seed(), progress)
+        dataset = self.datasets[split]
+        return make_loader(dataset, self.batch_size, shuffle, self.num_workers, run_seed(), self._progress(split))
+
+    def _progress(self, split: str) -> Callable[[], int | None] | None:
+        """What a loader of ``split`` saves as its position: the training batches the trainer has finished in the
+        current epoch (what a checkpoint resumes after); nothing for the other splits."""
+        return self._batches_trained if split == "train" else None
 
     def _batches_trained(self) -> int | None:
-        """Training batches of the current epoch the trainer has finished (what a checkpoint resumes after)."""
         trainer = self.trainer
         if trainer is None:
             return None
@@ -139,9 +143,8 @@ class ManifestDataModule(SplitDataModule):
         shards = self.datasets.get(split)
         if not isinstance(shards, ShardSet):
             return super()._loader(split, shuffle)
-        train = split == "train"
         stream = ShardStream(
-            shards, self.specs, self.batch_size, train, run_seed(), self.on_error, self.shuffle_buffer,
+            shards, self.specs, self.batch_size, split == "train", run_seed(), self.on_error, self.shuffle_buffer,
             self.random_captions,
         )  # fmt: skip
-        return StreamingLoader(stream, self.num_workers, self._batches_trained if train else None)
+        return StreamingLoader(stream, self.num_workers, self._progress(split))

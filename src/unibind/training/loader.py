@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -71,7 +71,24 @@ class SeededSamples(Dataset):
             return self.dataset[index]
 
 
-class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
+class EpochPosition:
+    """An epoch and the batches of it already trained; Lightning calls :meth:`set_epoch` at every epoch's start."""
+
+    def __init__(self) -> None:
+        self.epoch = 0
+        self.start_batch = 0  #: batches of ``epoch`` already consumed (set when resuming)
+
+    def set_epoch(self, epoch: int) -> None:
+        """A new epoch starts from its first batch."""
+        if epoch != self.epoch:
+            self.epoch, self.start_batch = epoch, 0
+
+    def resume(self, epoch: int, batches: int) -> None:
+        """Start the next iteration at batch ``batches`` of ``epoch``."""
+        self.epoch, self.start_batch = epoch, batches
+
+
+class EpochBatchSampler(EpochPosition, Sampler[list[tuple[int, int]]]):
     """Batches of ``(index, seed)`` keys for this rank in one epoch, from a saved position on.
 
     The epoch's order is a permutation of ``range(num_items)`` drawn from ``seed + epoch`` (``shuffle``) or the
@@ -92,23 +109,13 @@ class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.num_items, self.batch_size = num_items, batch_size
         self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
-        self.epoch = 0
-        self.start_batch = 0  #: batches of ``epoch`` already consumed (set when resuming)
+        super().__init__()
         self._cached: tuple[tuple[int, int, int], list[list[int]]] | None = None
 
     @property
     def sampler(self) -> Sampler:
         """What Lightning inspects to tell a shuffled order (warning on a shuffled evaluation loader)."""
         return self if self.shuffle else SequentialSampler(range(self.num_items))
-
-    def set_epoch(self, epoch: int) -> None:
-        """Called by Lightning at the start of every epoch; a new epoch starts from its first batch."""
-        if epoch != self.epoch:
-            self.epoch, self.start_batch = epoch, 0
-
-    def resume(self, epoch: int, batches: int) -> None:
-        """Start the next iteration at batch ``batches`` of ``epoch``."""
-        self.epoch, self.start_batch = epoch, batches
 
     def rank_items(self) -> list[int]:
         """This rank's items of the current epoch, in order."""
@@ -145,12 +152,39 @@ class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
             yield [(index, sample_seed(self.seed, epoch, index)) for index in batch]
 
 
-class ResumableLoader:
-    """Iterable of collated batches over a map-style dataset whose position survives a checkpoint.
+class StatefulLoader:
+    """What the data modules' loaders share: the position Lightning saves and restores with every checkpoint.
 
-    Lightning treats it as a stateful loader: ``state_dict`` goes into every checkpoint and ``load_state_dict``
+    Lightning treats such a loader as stateful: ``state_dict`` goes into every checkpoint and ``load_state_dict``
     runs before a resumed run iterates. The position is what the trainer finished, read through ``progress``
-    (Lightning prefetches a batch, so the loader's own count runs one ahead).
+    (Lightning prefetches a batch, so the loader's own count runs one ahead). Subclasses set ``sampler`` (the
+    :class:`EpochPosition` Lightning calls ``set_epoch`` on) and iterate with :meth:`counted`.
+    """
+
+    sampler: EpochPosition
+
+    def __init__(self, progress: Callable[[], int | None] | None = None) -> None:
+        self.progress = progress
+        self.yielded = 0
+
+    def counted(self, batches: Iterable[Any]) -> Iterator[Any]:
+        """``batches`` (what is left of the epoch), counted; the next epoch starts from its first batch."""
+        self.yielded = self.sampler.start_batch
+        for batch in batches:
+            self.yielded += 1
+            yield batch
+        self.sampler.start_batch = 0
+
+    def state_dict(self) -> dict[str, int]:
+        done = self.progress() if self.progress is not None else None
+        return {"epoch": self.sampler.epoch, "batches": self.yielded if done is None else done}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.sampler.resume(int(state["epoch"]), int(state["batches"]))
+
+
+class ResumableLoader(StatefulLoader):
+    """Iterable of collated batches over a map-style dataset whose position survives a checkpoint.
 
     Args:
         dataset: map-style dataset; ``collate`` turns a list of its samples into a batch.
@@ -168,9 +202,8 @@ class ResumableLoader:
         num_workers: int = 0,
         progress: Callable[[], int | None] | None = None,
     ) -> None:
+        super().__init__(progress)
         self.sampler = self.batch_sampler = sampler  # Lightning calls sampler.set_epoch(epoch) every epoch
-        self.progress = progress
-        self.yielded = 0
         self.loader = DataLoader(
             SeededSamples(dataset),
             batch_sampler=sampler,
@@ -186,15 +219,4 @@ class ResumableLoader:
         return len(self.sampler)
 
     def __iter__(self) -> Iterator[Any]:
-        self.yielded = self.sampler.start_batch
-        for batch in self.loader:
-            self.yielded += 1
-            yield batch
-        self.sampler.start_batch = 0
-
-    def state_dict(self) -> dict[str, int]:
-        done = self.progress() if self.progress is not None else None
-        return {"epoch": self.sampler.epoch, "batches": self.yielded if done is None else done}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.sampler.resume(int(state["epoch"]), int(state["batches"]))
+        return self.counted(self.loader)

@@ -30,7 +30,7 @@ from unibind.datasets.manifest import OnError, collate_items
 from unibind.datasets.shards import ShardRecord, ShardSet, decode_record, iter_records
 from unibind.modalities import InputError, ModalitySpec
 from unibind.objectives.distributed import rank, world_size
-from unibind.training.loader import sample_seed, seeded
+from unibind.training.loader import EpochPosition, StatefulLoader, sample_seed, seeded
 
 
 @dataclass(frozen=True)
@@ -73,20 +73,6 @@ def stream_ranges(
     return ranges
 
 
-class StreamPosition:
-    """Epoch and finished batches of a stream; Lightning calls :meth:`set_epoch` at every epoch's start."""
-
-    def __init__(self) -> None:
-        self.epoch, self.start_batch = 0, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        if epoch != self.epoch:
-            self.epoch, self.start_batch = epoch, 0
-
-    def resume(self, epoch: int, batches: int) -> None:
-        self.epoch, self.start_batch = epoch, batches
-
-
 class ShardStream(IterableDataset):
     """Collated batches of one (rank, worker) range of a shard set, for one epoch, from a position on.
 
@@ -113,14 +99,14 @@ class ShardStream(IterableDataset):
         on_error: OnError = "raise",
         shuffle_buffer: int = 1000,
         random_captions: bool = True,
-        position: StreamPosition | None = None,
+        position: EpochPosition | None = None,
     ) -> None:
         missing = set(specs) - set(shards.modalities)
         if missing:
             raise ValueError(f"{shards.location}: the shards hold {shards.modalities}, not {sorted(missing)}")
         self.shards, self.specs, self.batch_size, self.train = shards, dict(specs), batch_size, train
         self.seed, self.on_error, self.shuffle_buffer = seed, on_error, shuffle_buffer
-        self.position = position or StreamPosition()
+        self.position = position or EpochPosition()
         #: (rank, world size), read in the main process: data-loader workers have no process group
         self.ranks: tuple[int, int] | None = None
         self.text_sampling: Literal["random", "first"] = "random" if train and random_captions else "first"
@@ -185,7 +171,7 @@ class ShardStream(IterableDataset):
         return sample if sample["inputs"] else None
 
 
-class StreamingLoader:
+class StreamingLoader(StatefulLoader):
     """The loader of a :class:`ShardStream`: a stateful iterable, as :class:`~unibind.training.ResumableLoader`.
 
     Args:
@@ -197,9 +183,9 @@ class StreamingLoader:
     def __init__(
         self, stream: ShardStream, num_workers: int = 0, progress: Callable[[], int | None] | None = None
     ) -> None:
-        self.stream, self.num_workers, self.progress = stream, num_workers, progress
+        super().__init__(progress)
+        self.stream, self.num_workers = stream, num_workers
         self.sampler = stream.position  # what Lightning calls set_epoch on
-        self.yielded = 0
 
     def __len__(self) -> int:
         return self.stream.batches_per_rank(self.num_workers)
@@ -213,15 +199,4 @@ class StreamingLoader:
             num_workers=self.num_workers,
             generator=torch.Generator().manual_seed(self.stream.seed),
         )
-        self.yielded = self.stream.position.start_batch
-        for batch in loader:
-            self.yielded += 1
-            yield batch
-        self.stream.position.start_batch = 0
-
-    def state_dict(self) -> dict[str, int]:
-        done = self.progress() if self.progress is not None else None
-        return {"epoch": self.stream.position.epoch, "batches": self.yielded if done is None else done}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.stream.position.resume(int(state["epoch"]), int(state["batches"]))
+        return self.counted(loader)
