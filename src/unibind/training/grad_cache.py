@@ -109,7 +109,6 @@ def grad_cache_step(
     grad_of = {id(x): torch.zeros_like(x) if g is None else g for x, g in zip(leaves, grads, strict=True)}
     # step 3: each sub-batch again, with a graph, back-propagating sum(e_k * g_k)
     scaler = getattr(getattr(module._trainer, "precision_plugin", None), "scaler", None)
-    surrogate = torch.zeros((), device=device)
     for k, chunk in enumerate(chunks):
         last = k == len(chunks) - 1
         _set_rng_state(states[k], device)

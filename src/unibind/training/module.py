@@ -206,8 +206,7 @@ class UnibindModule(L.LightningModule):
         outputs = self.embed(batch["inputs"], placeholders=self.distributed)
         embeddings = {m: out.embedding for m, out in outputs.items()}
         losses = self.losses_from(batch, embeddings, outputs)
-        contrasted = sum(1 for key in losses if key != "moe_balance_loss")
-        return losses, embeddings, contrasted
+        return losses, embeddings, pairs_contrasted(losses)
 
     def losses_from(
         self, batch: dict[str, Any], embeddings: dict[str, torch.Tensor], routing: Mapping[str, AlignerOutput]
@@ -278,7 +277,7 @@ class UnibindModule(L.LightningModule):
             total = value = sum(losses.values(), torch.zeros((), device=self.device))
             if self.distributed:
                 total = total + self.keep_alive(embeddings)
-        if not any(key != "moe_balance_loss" for key in losses):
+        if not pairs_contrasted(losses):
             self.skipped_batches += 1
             rank_zero_warn(
                 f"batch {batch_idx} holds fewer than two items with any of the pairs {self.pairs}"
@@ -398,6 +397,11 @@ class UnibindModule(L.LightningModule):
         counters = checkpoint.get("unibind_counters", {})
         self.skipped_items = int(counters.get("skipped_items", 0))
         self.skipped_batches = int(counters.get("skipped_batches", 0))
+
+
+def pairs_contrasted(losses: Mapping[str, torch.Tensor]) -> int:
+    """How many of ``losses`` are pair losses, that is, not the MoE balance loss."""
+    return sum(1 for key in losses if key != "moe_balance_loss")
 
 
 def _first_of_each(

@@ -79,10 +79,8 @@ class WarmupCosine:
         known: list[int] = []
 
         def lr_factor(step: int) -> float:
-            if step == 0 and self.warmup > 0:
-                return 0.0
             if step == 0:
-                return 1.0
+                return self.factor(0, 1)  # 0 with warmup, 1 without: the same for every run length
             if not known:
                 known.append(max(1, int(total_steps())))
             return self.factor(step, known[0])
