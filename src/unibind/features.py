@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from unibind.atomic import atomic_write
 from unibind.encoders.base import Encoder
 from unibind.modalities import ModalitySpec
 
@@ -70,8 +69,6 @@ def cached_features(
     encoder.train(was_training)
     features = torch.cat(chunks) if chunks else torch.empty(0, encoder.width)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(handle)
-    save_file({"features": features.contiguous()}, temporary, metadata={"key": key, "modality": str(spec.modality)})
-    os.replace(temporary, path)
+    metadata = {"key": key, "modality": str(spec.modality)}
+    atomic_write(path, lambda temporary: save_file({"features": features.contiguous()}, str(temporary), metadata))
     return features

@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from unibind.atomic import atomic_write
+from unibind.atomic import atomic_write, replace_atomically
 from unibind.checksums import sha256_file
 from unibind.datasets.manifest import ManifestError, ManifestItem, OnError, read_manifest
 from unibind.datasets.shards import (
@@ -179,11 +179,9 @@ class _ShardWriter:
 
     def finish(self) -> ShardInfo:
         self.tar.close()
-        self.file.flush()
-        os.fsync(self.file.fileno())
         self.file.close()
         sha256, nbytes = sha256_file(self.temporary), self.temporary.stat().st_size
-        os.replace(self.temporary, self.out / self.name)
+        replace_atomically(self.temporary, self.out / self.name)
         return ShardInfo(self.name, self.count, sha256, nbytes)
 
     def abandon(self) -> None:

@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from unibind.atomic import atomic_write
 from unibind.checksums import sha256_file
 
 FORMAT_VERSION = 1
@@ -134,15 +133,8 @@ def write_record(
     }
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(record, out, indent=2, ensure_ascii=False)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    text = json.dumps(record, indent=2, ensure_ascii=False)
+    return atomic_write(target, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 def default_record_path(benchmark: str, directory: str | Path = "runs/eval") -> Path:

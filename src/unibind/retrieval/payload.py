@@ -16,15 +16,14 @@ Files are written to temporary names and renamed into place, like the index itse
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from unibind.atomic import atomic_write
 from unibind.datasets.manifest import read_jsonl
 from unibind.modalities import ModalitySpec
 from unibind.modalities.settings import spec_from_settings, spec_settings
@@ -131,12 +130,4 @@ def read_inputs(index_dir: str | Path) -> dict[str, ModalitySpec]:
 
 def _atomic_text(target: Path, text: str) -> Path:
     """Write ``text`` to a temporary file beside ``target``, then rename it into place."""
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(target, lambda temporary: temporary.write_text(text, encoding="utf-8"))
