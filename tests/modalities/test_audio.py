@@ -6,6 +6,7 @@ import soundfile
 import torch
 
 from unibind.modalities import AudioSpec, InputError
+from unibind.modalities.audio import SilentAudioWarning
 
 
 def tone(freq: float, seconds: float, rate: int, channels: int = 1) -> np.ndarray:
@@ -72,13 +73,11 @@ def test_bad_audio_is_named(tmp_path: Path) -> None:
         "missing.wav": "audio file not found",
         "corrupt.wav": "cannot decode audio",
         "empty.wav": "audio is empty",
-        "silent.wav": "all zeros",
         "short.wav": "shorter than min_seconds=0.5",
         "nan.wav": "NaN or infinite",
     }
     (tmp_path / "corrupt.wav").write_bytes(b"RIFF\x00\x00junk")
     soundfile.write(tmp_path / "empty.wav", np.zeros(0, dtype=np.float32), 16000)
-    soundfile.write(tmp_path / "silent.wav", np.zeros(16000, dtype=np.float32), 16000)
     soundfile.write(tmp_path / "short.wav", tone(440, 0.1, 16000), 16000)
     nan = tone(440, 1.0, 16000)
     nan[10] = np.nan
@@ -87,6 +86,45 @@ def test_bad_audio_is_named(tmp_path: Path) -> None:
         with pytest.raises(InputError, match=message) as info:
             spec.load(tmp_path / name, item=f"row 7 ({name})")
         assert f"row 7 ({name})" in str(info.value)
+
+
+def test_errors_name_the_path_when_no_item_is_given(tmp_path: Path) -> None:
+    path = tmp_path / "short.wav"
+    soundfile.write(path, tone(440, 0.01, 16000), 16000)
+    with pytest.raises(InputError, match=rf"^{path}: audio lasts"):
+        AudioSpec().load(path)
+    with pytest.raises(InputError, match=rf"^{path}: audio lasts"):
+        AudioSpec().load(str(path))
+
+
+def test_silent_audio_is_accepted_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "silent.wav"
+    soundfile.write(path, np.zeros(16000, dtype=np.float32), 16000)
+    with pytest.warns(SilentAudioWarning, match=f"{path}: audio is all zeros"):
+        windows = AudioSpec(16000, clip_seconds=1.0).load(path)
+    assert windows.shape == (1, 16000)
+    assert not windows.any()
+
+
+@pytest.mark.parametrize("rate", [1, 50, 999, 768_001, 10**9])
+def test_absurd_sample_rates_are_refused_before_resampling(tmp_path: Path, rate: int) -> None:
+    samples = tone(440, 0.5, 16000)[:50] if rate < 1000 else np.zeros(4, dtype=np.float32) + 0.1
+    path = tmp_path / f"rate-{rate}.wav"
+    soundfile.write(path, samples, rate)
+    for raw in (path, (samples, rate)):
+        with pytest.raises(InputError, match=rf"at {rate} Hz; expected a sample rate between 1000 and 768000 Hz"):
+            AudioSpec().load(raw, item="clip 3")
+
+
+def test_rate_limits_are_settings() -> None:
+    samples = 0.1 * np.ones(400, dtype=np.float32)
+    assert AudioSpec(16000, clip_seconds=0.1, min_rate=100, min_seconds=0.01).load((samples, 400)).shape == (1, 1600)
+    with pytest.raises(ValueError, match="min_rate <= sample_rate"):
+        AudioSpec(16000, max_rate=8000)
+    with pytest.raises(InputError, match="whole number of Hz"):
+        AudioSpec().load((samples, 16000.5))
+    with pytest.raises(InputError, match="must be numbers"):
+        AudioSpec().load((["a", "b"], 16000))
 
 
 def test_wrong_rate_without_resampling(tmp_path: Path) -> None:

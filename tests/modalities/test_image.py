@@ -1,9 +1,11 @@
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torchvision.transforms import functional as TF
 
 from unibind.modalities import ImageSpec, InputError
 
@@ -54,6 +56,49 @@ def test_corrupt_file(tmp_path: Path) -> None:
 def test_bad_arrays(raw) -> None:
     with pytest.raises(InputError, match="item 9"):
         ImageSpec().load(raw, item="item 9")
+
+
+def test_errors_name_the_path_when_no_item_is_given(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff truncated")
+    with pytest.raises(InputError, match=rf"^{bad}: cannot decode image"):
+        ImageSpec().load(bad)
+
+
+def test_images_over_the_pixel_limit_are_input_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "bomb.png"
+    Image.new("L", (300, 300)).save(path)  # compresses to a few hundred bytes
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 20_000)  # PIL refuses over twice the limit
+    with pytest.raises(InputError, match=r"row 2: image .*bomb.png is larger than the pixel limit"):
+        ImageSpec().load(path, item="row 2")
+
+
+def gradient(height: int, width: int) -> np.ndarray:
+    y, x = np.mgrid[0:height, 0:width]
+    return np.stack([x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1), np.full_like(x, 90)], -1).astype(
+        np.uint8
+    )
+
+
+@pytest.mark.parametrize("shape", [(1, 4000), (4000, 1), (3, 2000), (40, 3000), (900, 30)])
+def test_elongated_images_match_the_full_resize_within_rounding(shape: tuple[int, int]) -> None:
+    """Only the crop's region is resampled; the result is the full resize's crop up to 8-bit rounding."""
+    image = Image.fromarray(gradient(*shape))
+    full = TF.resize(image, 224, interpolation=TF.InterpolationMode.BICUBIC, antialias=True)
+    expected = TF.to_tensor(TF.center_crop(full, [224, 224]))
+    assert (ImageSpec().load(image) - expected).abs().max() <= 1.01 / 255
+
+
+def test_a_strip_image_stays_small_in_memory(tmp_path: Path) -> None:
+    path = tmp_path / "strip.png"
+    Image.fromarray(gradient(1, 4000)).save(path)
+    tracemalloc.start()
+    try:
+        ImageSpec().load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20  # the whole resize would be 896,000 x 224 x 3 bytes = 600 MB
 
 
 def test_collate_and_dummy_batch() -> None:

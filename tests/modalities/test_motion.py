@@ -57,7 +57,7 @@ def test_bad_motions_are_named(tmp_path: Path) -> None:
     bad[7, 3] = np.inf
     with pytest.raises(InputError, match="NaN or inf"):
         spec.load(bad)
-    with pytest.raises(InputError, match="0 frames, fewer than min_frames=4"):
+    with pytest.raises(InputError, match="0 frames, expected at least 4"):
         spec.load(np.zeros((0, 263)))
     with pytest.raises(InputError, match="motion file not found"):
         spec.load(tmp_path / "missing.npy")
@@ -70,6 +70,18 @@ def test_bad_motions_are_named(tmp_path: Path) -> None:
         MotionSpec(2, mean=np.zeros(2), std=np.array([1.0, 0.0]))
     with pytest.raises(ValueError, match="both mean and std"):
         MotionSpec(2, mean=np.zeros(2))
+
+
+def test_non_numeric_and_archives_are_refused_naming_the_path(tmp_path: Path) -> None:
+    np.save(tmp_path / "words.npy", np.array([["a"] * 263]))
+    with pytest.raises(InputError, match=rf"^{tmp_path / 'words.npy'}: motion values must be real numbers"):
+        MotionSpec(263).load(tmp_path / "words.npy")
+    np.savez(tmp_path / "archive.npz", clip=np.zeros((3, 263)))
+    (tmp_path / "archive.npz").rename(tmp_path / "archive.npy")
+    with pytest.raises(InputError, match=r"a \.npz archive; expected a single \.npy array"):
+        MotionSpec(263).load(tmp_path / "archive.npy")
+    with pytest.raises(InputError, match="real numbers"):
+        MotionSpec(2).load([[1, 2], [3, "x"]])
 
 
 def test_repr_follows_the_statistics() -> None:

@@ -73,3 +73,43 @@ def test_unreadable_motion_files_are_input_errors(tmp_path: Path, name: str, con
     (tmp_path / name).write_bytes(content)
     with pytest.raises(InputError, match=name):
         load_motion_features(tmp_path / name, 45)
+
+
+def _bad_motions() -> dict[str, tuple[np.ndarray, str]]:
+    nan = np.zeros((6, 263), dtype=np.float32)
+    nan[4, 10] = np.nan
+    return {
+        "nan.npy": (nan, r"NaN or inf in 1 frames \(first: frame 4\)"),
+        "inf.npy": (np.full((3, 263), np.inf), "NaN or inf in 3 frames"),
+        "empty.npy": (np.zeros((0, 263), dtype=np.float32), "0 frames, expected at least 1"),
+        "flat.npy": (np.zeros(263, dtype=np.float32), r"expected a \[frames, 263\] motion, got shape \(263,\)"),
+        "narrow.npy": (np.zeros((5, 251), dtype=np.float32), r"expected .*got shape \(5, 251\)"),
+        "cube.npy": (np.zeros((5, 263, 1), dtype=np.float32), r"expected .*got shape \(5, 263, 1\)"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_bad_motions()))
+def test_motion_features_refuse_what_the_spec_refuses(tmp_path: Path, name: str) -> None:
+    """NaN, inf, zero frames, 1-D and wrong widths are refused by every path, not only through MotionSpec."""
+    from unibind.motion.sources import load_motion_features
+
+    array, message = _bad_motions()[name]
+    np.save(tmp_path / name, array)
+    with pytest.raises(InputError, match=rf"^{tmp_path / name}: {message}"):
+        load_motion_features(tmp_path / name, 263)
+
+
+@pytest.mark.parametrize(
+    ("joints", "message"),
+    [
+        (np.zeros((0, 22, 3)), "0 frames, expected at least 1"),
+        (np.full((4, 22, 3), np.nan), "NaN or inf in 4 frames"),
+        (np.zeros((4, 22, 3)), "the legs have zero length"),
+    ],
+)
+def test_bad_joint_files_are_named(tmp_path: Path, joints: np.ndarray, message: str) -> None:
+    from unibind.motion.sources import load_motion_features
+
+    np.save(tmp_path / "joints.npy", joints)
+    with pytest.raises(InputError, match=rf"joints\.npy: .*{message}"):
+        load_motion_features(tmp_path / "joints.npy", 45)

@@ -59,7 +59,9 @@ def load_weights_only(path: str | Path) -> object:
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
         reason = str(err).split(". ", 1)[0]
-        raise WeightsError(f"{path}: cannot be read as a torch checkpoint, truncated or corrupted? ({reason})") from None
+        raise WeightsError(
+            f"{path}: cannot be read as a torch checkpoint (truncated or corrupted?): {reason}"
+        ) from None
 
 
 def _pickle_reason(err: Exception) -> str:

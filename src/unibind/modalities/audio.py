@@ -6,10 +6,16 @@ device, by :class:`unibind.encoders.audio_frontend.LogMel`.
 
 Crop policy: ``random`` crops in training, ``center`` for a single evaluation window, ``chunks`` for
 full-length evaluation (every window of the clip, whose embeddings the encoder averages).
+
+Policy: clips whose sample rate lies outside ``[min_rate, max_rate]`` (default 1,000 Hz to 768,000 Hz, from
+telephone-band recordings to the fastest studio formats) are refused rather than resampled by an absurd factor;
+NaN or infinite samples, empty clips and clips shorter than ``min_seconds`` are refused; an all-zero (silent)
+clip is a valid recording and is accepted with a :class:`SilentAudioWarning`.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +26,13 @@ import soundfile
 import torch
 import torchaudio.transforms as AT
 
-from unibind.modalities.base import InputError, Modality, ModalitySpec
+from unibind.modalities.base import InputError, Modality, ModalitySpec, item_name
 
 Crop = Literal["random", "center", "chunks"]
+
+
+class SilentAudioWarning(UserWarning):
+    """An all-zero clip was accepted (it embeds as silence)."""
 
 
 @dataclass
@@ -51,6 +61,7 @@ class AudioSpec(ModalitySpec):
         crop: ``random``, ``center`` or ``chunks`` (see the module docstring).
         min_seconds: refuse clips shorter than this.
         resample: when False, a clip at another rate is an error instead of being resampled.
+        min_rate, max_rate: refuse clips whose sample rate (Hz) lies outside this range.
     """
 
     modality = Modality.AUDIO
@@ -63,34 +74,57 @@ class AudioSpec(ModalitySpec):
         crop: Crop = "center",
         min_seconds: float = 0.1,
         resample: bool = True,
+        min_rate: int = 1_000,
+        max_rate: int = 768_000,
     ) -> None:
         if crop not in ("random", "center", "chunks"):
             raise ValueError(f"crop must be random, center or chunks, got {crop!r}")
+        if not 0 < min_rate <= sample_rate <= max_rate:
+            raise ValueError(f"need 0 < min_rate <= sample_rate <= max_rate, got {min_rate}, {sample_rate}, {max_rate}")
         self.sample_rate, self.clip_seconds, self.crop = sample_rate, clip_seconds, crop
         self.min_seconds, self.resample = min_seconds, resample
+        self.min_rate, self.max_rate = min_rate, max_rate
         self.window = round(clip_seconds * sample_rate)
         self._resamplers: dict[int, AT.Resample] = {}
 
     def read(self, raw: Any, item: str) -> tuple[np.ndarray, int]:
-        """``(samples [frames] or [frames, channels], rate)`` from a path or an ``(array, rate)`` pair."""
+        """``(samples [frames] or [frames, channels], rate)`` from a path or an ``(array, rate)`` pair; the
+        rate is checked against ``[min_rate, max_rate]`` before anything is resampled."""
+        samples, rate = self._decode(raw, item)
+        if not self.min_rate <= rate <= self.max_rate:
+            raise InputError(
+                f"{item}: audio is at {rate} Hz; expected a sample rate between {self.min_rate} and "
+                f"{self.max_rate} Hz (AudioSpec min_rate / max_rate)"
+            )
+        return samples, rate
+
+    def _decode(self, raw: Any, item: str) -> tuple[np.ndarray, int]:
         if isinstance(raw, (str, Path)):
             path = Path(raw)
             if not path.is_file():
                 raise InputError(f"{item}: audio file not found: {path}")
             try:
                 samples, rate = soundfile.read(path, dtype="float32", always_2d=False)
-            except (soundfile.LibsndfileError, RuntimeError, TypeError) as err:
+            except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError, OSError, EOFError) as err:
                 raise InputError(f"{item}: cannot decode audio {path}: {err}") from err
             return samples, int(rate)
         if isinstance(raw, tuple) and len(raw) == 2:
             samples, rate = raw
-            return np.asarray(samples, dtype=np.float32), int(rate)
+            if isinstance(rate, bool) or not isinstance(rate, int | np.integer | float) or rate != int(rate):
+                raise InputError(f"{item}: the sample rate must be a whole number of Hz, got {rate!r}")
+            try:
+                return np.asarray(samples, dtype=np.float32), int(rate)
+            except (TypeError, ValueError) as err:
+                raise InputError(
+                    f"{item}: audio samples must be numbers, got {type(samples).__name__} ({err})"
+                ) from err
         raise InputError(
             f"{item}: audio must be a file path or a (samples, sample_rate) pair, got {type(raw).__name__}"
         )
 
-    def waveform(self, raw: Any, item: str = "input") -> torch.Tensor:
+    def waveform(self, raw: Any, item: str | None = None) -> torch.Tensor:
         """The whole clip, checked, mono, at ``sample_rate``: ``Tensor[frames]``."""
+        item = item_name(raw, item)
         samples, rate = self.read(raw, item)
         if samples.ndim not in (1, 2):
             raise InputError(f"{item}: audio must be [frames] or [frames, channels], got shape {samples.shape}")
@@ -101,12 +135,12 @@ class AudioSpec(ModalitySpec):
             raise InputError(f"{item}: audio is empty")
         if not bool(torch.isfinite(waveform).all()):
             raise InputError(f"{item}: audio contains NaN or infinite samples")
-        if not bool(waveform.any()):
-            raise InputError(f"{item}: audio is all zeros (silent)")
         if waveform.numel() / rate < self.min_seconds:
             raise InputError(
                 f"{item}: audio lasts {waveform.numel() / rate:.3f} s, shorter than min_seconds={self.min_seconds}"
             )
+        if not bool(waveform.any()):
+            warnings.warn(f"{item}: audio is all zeros (silent); embedding it as silence", SilentAudioWarning, 2)
         if rate != self.sample_rate:
             if not self.resample:
                 raise InputError(f"{item}: audio is at {rate} Hz, expected {self.sample_rate} Hz (resample=False)")
@@ -119,7 +153,7 @@ class AudioSpec(ModalitySpec):
             self._resamplers[rate] = AT.Resample(rate, self.sample_rate)
         return self._resamplers[rate]
 
-    def load(self, raw: Any, *, item: str = "input") -> torch.Tensor:
+    def load(self, raw: Any, *, item: str | None = None) -> torch.Tensor:
         return self.windows(self.waveform(raw, item))
 
     def windows(self, waveform: torch.Tensor) -> torch.Tensor:
@@ -148,5 +182,6 @@ class AudioSpec(ModalitySpec):
     def __repr__(self) -> str:
         return (
             f"AudioSpec(sample_rate={self.sample_rate}, clip_seconds={self.clip_seconds}, crop={self.crop!r}, "
-            f"min_seconds={self.min_seconds}, resample={self.resample})"
+            f"min_seconds={self.min_seconds}, resample={self.resample}, min_rate={self.min_rate}, "
+            f"max_rate={self.max_rate})"
         )

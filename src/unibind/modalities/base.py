@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, ClassVar
 
 
@@ -22,6 +23,15 @@ class InputError(ValueError):
     """A raw input was rejected; the message names the offending item (file, row or field)."""
 
 
+def item_name(raw: Any, item: str | None) -> str:
+    """How errors name an input: ``item`` when given, else the path when ``raw`` is one, else ``input``."""
+    if item is not None:
+        return item
+    if isinstance(raw, str | Path) and not (isinstance(raw, str) and "\n" in raw) and len(str(raw)) < 1000:
+        return str(raw)
+    return "input"
+
+
 class ModalitySpec(ABC):
     """How one modality's raw inputs are checked, loaded and batched.
 
@@ -34,8 +44,9 @@ class ModalitySpec(ABC):
     takes_path: ClassVar[bool] = False
 
     @abstractmethod
-    def load(self, raw: Any, *, item: str = "input") -> Any:
-        """Validate and preprocess one raw input; ``item`` names it in errors (file, row or id)."""
+    def load(self, raw: Any, *, item: str | None = None) -> Any:
+        """Validate and preprocess one raw input; ``item`` names it in errors (file, row or id; default: the
+        path when ``raw`` is a path, see :func:`item_name`)."""
 
     @abstractmethod
     def collate(self, samples: Sequence[Any]) -> Any:

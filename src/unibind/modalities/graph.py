@@ -52,15 +52,20 @@ class GraphSpec(ModalitySpec):
 
     modality = Modality.GRAPH
 
-    def load(self, raw: Any, *, item: str = "input") -> GraphBatch:
+    def load(self, raw: Any, *, item: str | None = None) -> GraphBatch:
+        item = item or "input"
         if not isinstance(raw, GraphBatch):
             raise InputError(f"{item}: a graph input is a GraphBatch (see unibind.graphs), got {type(raw).__name__}")
         if not raw.features:
             raise InputError(f"{item}: the graph batch has no node features")
         n = raw.num_nodes
         for modality, x in raw.features.items():
-            if x.shape[0] != n or raw.has[modality].shape != (n,):
-                raise InputError(f"{item}: {modality} features or mask do not cover the {n} nodes")
+            if modality not in raw.has or x.ndim != 2 or x.shape[0] != n or raw.has[modality].shape != (n,):
+                raise InputError(
+                    f"{item}: {modality} features [nodes, width] or mask [nodes] do not cover the {n} nodes"
+                )
+            if not x.is_floating_point() or not bool(torch.isfinite(x).all()):
+                raise InputError(f"{item}: {modality} node features must be finite floats")
         if raw.edge_index.numel() and (int(raw.edge_index.min()) < 0 or int(raw.edge_index.max()) >= n):
             raise InputError(f"{item}: edge_index refers to nodes outside 0..{n - 1}")
         if not 0 < raw.num_seeds <= n:

@@ -11,7 +11,10 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision.transforms import functional as TF
 
-from unibind.modalities.base import InputError, Modality, ModalitySpec
+from unibind.modalities.base import InputError, Modality, ModalitySpec, item_name
+
+# Above this many resized pixels per output pixel, only the source region under the crop is resampled.
+_WHOLE_RESIZE_LIMIT = 4
 
 
 class ImageSpec(ModalitySpec):
@@ -19,7 +22,10 @@ class ImageSpec(ModalitySpec):
 
     The shorter side is resized to ``image_size`` and the centre is cropped (CLIP's evaluation
     transform). Transparent pixels are composited onto ``background``. Values stay in [0, 1];
-    mean/std normalisation is the encoder's business.
+    mean/std normalisation is the encoder's business. For very elongated images (a 1 x 4,000 strip would
+    become 896,000 x 224 before the crop) only the part of the image under the crop is resampled, with
+    the same filter and geometry, so memory stays bounded by the crop. Files over PIL's pixel limit
+    (``PIL.Image.MAX_IMAGE_PIXELS``, a decompression-bomb guard) are refused.
 
     Args:
         image_size: side ``S`` of the square output.
@@ -42,11 +48,25 @@ class ImageSpec(ModalitySpec):
             return Image.alpha_composite(canvas, rgba).convert("RGB")
         return image.convert("RGB")
 
-    def load(self, raw: Any, *, item: str = "input") -> torch.Tensor:
-        image = self._to_pil(raw, item)
-        image = TF.resize(image, self.image_size, interpolation=TF.InterpolationMode.BICUBIC, antialias=True)
-        image = TF.center_crop(image, [self.image_size, self.image_size])
-        return TF.to_tensor(image)
+    def load(self, raw: Any, *, item: str | None = None) -> torch.Tensor:
+        return TF.to_tensor(self.resize_crop(self._to_pil(raw, item_name(raw, item))))
+
+    def resize_crop(self, image: Image.Image) -> Image.Image:
+        """Bicubic resize of the short side to ``S`` then a centre ``S x S`` crop (torchvision's geometry)."""
+        size = self.image_size
+        width, height = image.size
+        if width <= height:
+            new_width, new_height = size, int(size * height / width)
+        else:
+            new_width, new_height = int(size * width / height), size
+        if new_width * new_height <= _WHOLE_RESIZE_LIMIT * size * size:
+            image = TF.resize(image, size, interpolation=TF.InterpolationMode.BICUBIC, antialias=True)
+            return TF.center_crop(image, [size, size])
+        # the crop's window in source coordinates; PIL's filter still reads the pixels around it
+        left, top = round((new_width - size) / 2.0), round((new_height - size) / 2.0)
+        scale_x, scale_y = width / new_width, height / new_height
+        box = (left * scale_x, top * scale_y, (left + size) * scale_x, (top + size) * scale_y)
+        return image.resize((size, size), Image.Resampling.BICUBIC, box=box)
 
     def _to_pil(self, raw: Any, item: str) -> Image.Image:
         if isinstance(raw, (str, Path)):
@@ -57,7 +77,12 @@ class ImageSpec(ModalitySpec):
                 with Image.open(path) as opened:
                     opened.load()
                     return self._rgb(opened)
-            except (UnidentifiedImageError, OSError, SyntaxError) as err:
+            except Image.DecompressionBombError as err:
+                raise InputError(
+                    f"{item}: image {path} is larger than the pixel limit ({err}); expected at most "
+                    f"PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS} pixels"
+                ) from err
+            except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
                 raise InputError(f"{item}: cannot decode image {path}: {err}") from err
         if isinstance(raw, Image.Image):
             return self._rgb(raw)

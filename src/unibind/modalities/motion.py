@@ -9,6 +9,7 @@ training, the first or the centre window in evaluation. Batches pad to the longe
 from __future__ import annotations
 
 import hashlib
+import tokenize
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from unibind.modalities.base import InputError, Modality, ModalitySpec
+from unibind.modalities.base import InputError, Modality, ModalitySpec, item_name
 
 MotionCrop = Literal["random", "start", "center"]
 
@@ -42,6 +43,40 @@ class MotionBatch:
 
     def __len__(self) -> int:
         return self.features.shape[0]
+
+
+def read_npy(path: str | Path, item: str | None = None) -> np.ndarray:
+    """One numeric array from a ``.npy`` file, never unpickled; anything else raises ``InputError`` naming it."""
+    item = item_name(path, item)
+    try:
+        array = np.load(path, allow_pickle=False)
+    # numpy's header parser raises ValueError, SyntaxError or tokenize.TokenError on a mangled header
+    except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError) as err:
+        raise InputError(f"{item}: not a plain .npy array ({err})") from err
+    if not isinstance(array, np.ndarray):  # an .npz archive opens as a lazy mapping of arrays
+        array.close()
+        raise InputError(f"{item}: a .npz archive; expected a single .npy array")
+    return array
+
+
+def check_motion(array: Any, num_features: int, item: str, min_frames: int = 1) -> np.ndarray:
+    """``array`` as a ``[frames, num_features]`` array of finite numbers with at least ``min_frames`` frames,
+    or ``InputError`` naming ``item`` and what was expected."""
+    try:
+        array = np.asarray(array)
+    except ValueError as err:  # ragged nested lists
+        raise InputError(f"{item}: a motion is a [frames, {num_features}] array of numbers ({err})") from err
+    if array.dtype.kind not in "fiu":
+        raise InputError(f"{item}: motion values must be real numbers, got dtype {array.dtype}")
+    if array.ndim != 2 or array.shape[1] != num_features:
+        raise InputError(f"{item}: expected a [frames, {num_features}] motion, got shape {array.shape}")
+    if array.shape[0] < min_frames:
+        raise InputError(f"{item}: {array.shape[0]} frames, expected at least {min_frames}")
+    finite = np.isfinite(array).all(axis=1)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        raise InputError(f"{item}: NaN or inf in {len(bad)} frames (first: frame {int(bad[0])})")
+    return array
 
 
 def _stats(value: str | Path | np.ndarray | torch.Tensor | None, name: str, num_features: int) -> torch.Tensor | None:
@@ -95,31 +130,21 @@ class MotionSpec(ModalitySpec):
         if self.std is not None and bool((self.std <= 0).any()):
             raise InputError(f"std has {int((self.std <= 0).sum())} entries <= 0; features cannot be normalised")
 
-    def read(self, raw: Any, item: str) -> np.ndarray:
+    def read(self, raw: Any, item: str | None = None) -> np.ndarray:
         """The raw ``[T, F]`` array of ``raw`` (a ``.npy`` path, an array or a tensor), checked."""
+        item = item_name(raw, item)
         if isinstance(raw, str | Path):
             path = Path(raw)
             if not path.is_file():
                 raise InputError(f"{item}: motion file not found: {path}")
-            try:
-                array = np.load(path, allow_pickle=False)
-            except ValueError as err:
-                raise InputError(f"{item}: not a plain .npy array ({err})") from err
+            array = read_npy(path, item)
         elif isinstance(raw, torch.Tensor):
-            array = raw.detach().cpu().numpy()
+            array = raw.detach().cpu().float().numpy()
         else:
-            array = np.asarray(raw)
-        if array.ndim != 2 or array.shape[1] != self.num_features:
-            raise InputError(f"{item}: expected a [frames, {self.num_features}] motion, got shape {array.shape}")
-        if array.shape[0] < self.min_frames:
-            raise InputError(f"{item}: {array.shape[0]} frames, fewer than min_frames={self.min_frames}")
-        finite = np.isfinite(array).all(axis=1)
-        if not finite.all():
-            bad = np.flatnonzero(~finite)
-            raise InputError(f"{item}: NaN or inf in {len(bad)} frames (first: frame {int(bad[0])})")
-        return array
+            array = raw
+        return check_motion(array, self.num_features, item, self.min_frames)
 
-    def load(self, raw: Any, *, item: str = "input") -> torch.Tensor:
+    def load(self, raw: Any, *, item: str | None = None) -> torch.Tensor:
         motion = torch.as_tensor(self.read(raw, item), dtype=torch.float32)
         motion = self.window(motion)
         if self.mean is not None:

@@ -45,7 +45,8 @@ class TextSpec(ModalitySpec):
             raise ValueError(f"max_chars must be positive or None, got {max_chars}")
         self.max_chars, self.control_chars, self.allow_empty = max_chars, control_chars, allow_empty
 
-    def load(self, raw: Any, *, item: str = "input") -> str:
+    def load(self, raw: Any, *, item: str | None = None) -> str:
+        item = item or "input"  # a text is its own content, never a path to name it by
         if not isinstance(raw, str):
             raise InputError(f"{item}: text must be a string, got {type(raw).__name__}")
         control = _CONTROL.search(raw)

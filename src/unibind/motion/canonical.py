@@ -95,6 +95,8 @@ def leg_length(positions: np.ndarray) -> float:
 
 def normalise(positions: np.ndarray) -> np.ndarray:
     """Steps 2-4 of the module docstring on ``[T, 15, 3]`` (already at the target frame rate)."""
+    if len(positions) == 0:
+        raise ValueError("the motion has no frames")
     out = positions / leg_length(positions)
     out[..., 1] -= out[..., 1].min()
     out[..., [0, 2]] -= out[0, JOINTS.index("pelvis"), [0, 2]]

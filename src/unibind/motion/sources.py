@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from unibind.modalities import InputError
+from unibind.modalities.motion import check_motion, read_npy
 from unibind.motion.bvh import read_bvh
 from unibind.motion.canonical import (
     NUM_FEATURES,
@@ -40,8 +41,9 @@ def load_positions(path: str | Path, fps: float = 20.0) -> np.ndarray:
         positions = select_joints(skeleton.names, deepmimic_positions(clip, skeleton))
         return normalise(resample(positions, clip.times, fps))
     if suffix == ".npy":
-        array = np.load(path, allow_pickle=False)
+        array = read_npy(path)
         if array.ndim == 3 and array.shape[1:] == (len(SMPL_JOINTS), 3):
+            check_motion(array.reshape(array.shape[0], 3 * len(SMPL_JOINTS)), 3 * len(SMPL_JOINTS), str(path))
             positions = select_joints(SMPL_JOINTS, array.astype(np.float64))
             return normalise(resample(positions, np.arange(len(positions)) / HUMANML3D_FPS, fps))
         if array.ndim == 2 and array.shape[1] == NUM_FEATURES:
@@ -58,19 +60,22 @@ def load_motion_features(path: str | Path, num_features: int) -> tuple[np.ndarra
 
     A shared-skeleton model (``num_features == 45``) reads any file :func:`load_positions` reads; its features
     are the positions, flattened, which can also be drawn. Any other model (HumanML3D's 263-d vectors) reads a
-    ``[T, num_features]`` ``.npy`` as it is, with nothing to draw. Unreadable files raise ``InputError``.
+    ``[T, num_features]`` ``.npy`` as it is, with nothing to draw. Unreadable files, and features that are not
+    ``[frames >= 1, num_features]`` finite numbers, raise ``InputError`` naming the file.
     """
     path = Path(path)
     try:
         if num_features == NUM_FEATURES:
             positions = load_positions(path)
-            return to_features(positions), positions
+            return check_motion(to_features(positions), num_features, str(path)), positions
         if path.suffix.lower() != ".npy":
             raise InputError(f"{path}: a model of {num_features}-d motion features reads [frames, {num_features}] .npy")
-        return np.load(path, allow_pickle=False), None
+        if not path.is_file():
+            raise InputError(f"motion file not found: {path}")
+        return check_motion(read_npy(path), num_features, str(path)), None
     except InputError:
         raise
     # bad files as numpy and the skeleton mapping report them; numpy's .npy header parser can also raise a
     # SyntaxError or tokenize.TokenError on a mangled header
-    except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError) as err:
+    except (ValueError, IndexError, OSError, EOFError, SyntaxError, tokenize.TokenError) as err:
         raise InputError(f"{path}: cannot read a motion from it ({err})") from err
