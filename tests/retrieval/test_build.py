@@ -48,3 +48,36 @@ def test_build_without_media(tmp_path: Path, tiny_embedder: UnifiedEmbedder, sha
     assert main([*argv, "--modalities", "image", "--out", str(tmp_path / "idx")]) == 0
     assert len(VectorIndex.load(tmp_path / "idx")) == 16  # one validation image per (colour, shape) concept
     assert not any((tmp_path / "idx" / "media").iterdir())
+
+
+def _manifest_with_a_corrupt_image(shapes_dir: Path, folder: Path) -> Path:
+    """The validation manifest, copied with its images, where one image file is truncated."""
+    import json
+    import shutil
+
+    rows = [json.loads(line) for line in (shapes_dir / "val.jsonl").read_text().splitlines() if line.strip()]
+    for row in rows:
+        target = folder / row["image"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shapes_dir / row["image"], target)
+    broken = folder / rows[3]["image"]
+    broken.write_bytes(broken.read_bytes()[:40])
+    (folder / "val.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return folder / "val.jsonl"
+
+
+def test_a_bad_file_is_named_or_skipped_and_counted(
+    tmp_path: Path, tiny_embedder: UnifiedEmbedder, shapes_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from unibind.modalities import InputError
+
+    model = tiny_embedder.save_pretrained(tmp_path / "model")
+    manifest = _manifest_with_a_corrupt_image(shapes_dir, tmp_path / "data")
+    argv = ["index", "build", "--model", str(model), "--manifest", str(manifest), "--no-media"]
+    argv += ["--modalities", "image", "text", "--out", str(tmp_path / "idx")]
+    with pytest.raises(InputError, match=r"item '.+' \(image\): cannot decode image"):
+        main(argv)
+    assert main([*argv, "--on-error", "skip"]) == 0
+    index = VectorIndex.load(tmp_path / "idx")
+    assert len(index) == 31  # 16 images and 16 captions, less the broken image
+    assert "skipped 1 manifest rows or inputs" in capsys.readouterr().out

@@ -11,6 +11,7 @@ should be indexed from Python with those specs (:func:`build_card_index`).
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,9 +22,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from unibind.datasets.manifest import OnError, read_manifest
+from unibind.datasets.manifest import OnError, SkipReport, read_manifest
 from unibind.embedder import UnifiedEmbedder
-from unibind.modalities import Modality, ModalitySpec, default_spec
+from unibind.modalities import InputError, Modality, ModalitySpec, default_spec
 from unibind.motion.sources import load_motion_features
 from unibind.retrieval.index import Backend, VectorIndex
 from unibind.retrieval.payload import (
@@ -35,6 +36,8 @@ from unibind.retrieval.payload import (
     write_inputs,
     write_items,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -85,16 +88,24 @@ def build_card_index(
     batch_size: int = 32,
     media: bool = True,
     progress: bool = True,
+    on_error: OnError = "raise",
+    skipped: SkipReport | None = None,
 ) -> VectorIndex:
     """Embed ``entries`` with ``model`` and save the index with its cards, media and input settings in ``out``.
 
     Inputs are loaded by ``specs`` (modality -> spec; default specs for the others); an input shared by
     several entries (a graph node's image that is also an image item) is embedded once. ``media=False``
-    copies and draws nothing (cards keep their text).
+    copies and draws nothing (cards keep their text). An input that fails to load raises ``InputError``
+    naming the entry, or with ``on_error="skip"`` leaves out the entries that need it, counted in ``skipped``
+    (and logged), while every other entry is embedded and saved.
     """
     out = Path(out)
     specs = {m: (specs or {}).get(m) or default_spec(m) for m in model.modalities}
-    vectors, drawings = _embed_inputs(model, entries, specs, batch_size, progress)
+    skipped = skipped if skipped is not None else SkipReport()
+    vectors, drawings = _embed_inputs(model, entries, specs, batch_size, progress, on_error, skipped)
+    entries = [e for e in entries if all(_key(m, raw) in vectors for m, raw in e.inputs().items())]
+    if not entries:
+        raise InputError(f"no item could be embedded; {skipped.count} skipped, first: {skipped.reasons[:1]}")
     media_dir = out / MEDIA_DIR
     shutil.rmtree(media_dir, ignore_errors=True)
     media_dir.mkdir(parents=True)
@@ -125,8 +136,11 @@ def _embed_inputs(
     specs: Mapping[str, ModalitySpec],
     batch_size: int,
     progress: bool,
+    on_error: OnError,
+    skipped: SkipReport,
 ) -> tuple[dict[tuple[str, str], torch.Tensor], dict[tuple[str, str], np.ndarray | None]]:
-    """Vectors of every distinct input of ``entries`` and the joint positions of the motion inputs."""
+    """Vectors of every distinct input of ``entries`` and the joint positions of the motion inputs; inputs that
+    fail to load are absent (``on_error="skip"``, each counted in ``skipped``) or raise (``"raise"``)."""
     pending: dict[str, dict[tuple[str, str], tuple[Any, str]]] = {}
     for entry in entries:
         for modality, raw in entry.inputs().items():
@@ -137,8 +151,20 @@ def _embed_inputs(
     for modality, inputs in pending.items():
         keys = list(inputs)
         for start in tqdm(range(0, len(keys), batch_size), desc=f"embedding {modality}", disable=not progress):
-            chunk = keys[start : start + batch_size]
-            loaded = [load_input(specs[modality], *inputs[key]) for key in chunk]
+            chunk, loaded = [], []
+            for key in keys[start : start + batch_size]:
+                raw, entry_id = inputs[key]
+                try:
+                    loaded.append(load_input(specs[modality], raw, f"item {entry_id!r} ({modality})"))
+                except InputError as err:
+                    if on_error == "raise":
+                        raise
+                    skipped.add(str(err))
+                    log.warning("skipping %s", err)
+                    continue
+                chunk.append(key)
+            if not chunk:
+                continue
             batch = specs[modality].collate([sample for sample, _ in loaded])
             for key, vector, (_, positions) in zip(chunk, model({modality: batch})[modality], loaded, strict=True):
                 vectors[key], drawings[key] = vector, positions
@@ -175,9 +201,9 @@ def build_index(
         if modality in item.fields
     ]
     specs = {m: default_spec(m) for m in modalities}
-    index = build_card_index(model, entries, out, specs, dtype, backend, batch_size, media, progress)
+    index = build_card_index(model, entries, out, specs, dtype, backend, batch_size, media, progress, on_error, skipped)
     if skipped.count:
-        print(f"skipped {skipped.count} manifest rows: {skipped.reasons[:3]}")
+        print(f"skipped {skipped.count} manifest rows or inputs: {skipped.reasons[:3]}")
     return index
 
 
