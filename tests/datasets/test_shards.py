@@ -237,6 +237,21 @@ def test_corrupt_image_names_shard_key_and_id(shards: ShardSet) -> None:
     assert f"(id {records[1].meta['id']})" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\x93NUMPY garbage",
+        b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order'( False, 'shape': (2, 263), }",  # header SyntaxError
+        b"PK\x03\x04 an npz, not an npy",
+    ],
+)
+def test_corrupt_motion_member_names_shard_key_and_id(shards: ShardSet, payload: bytes) -> None:
+    record = next(r for r in all_records(shards) if "motion" in r.files)
+    record.files["motion"] = (".npy", payload)
+    with pytest.raises(InputError, match=rf"sample {record.key} \(id {record.meta['id']}\), motion: "):
+        decode_record(record, specs(), "first")
+
+
 def test_spec_errors_carry_the_same_location(shards: ShardSet) -> None:
     record = next(r for r in all_records(shards) if "motion" in r.files)
     with pytest.raises(InputError, match=rf"sample {record.key} \(id {record.meta['id']}\), motion: expected a \["):

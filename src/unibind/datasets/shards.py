@@ -46,12 +46,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
-import numpy as np
 import soundfile
 from PIL import Image
 
 from unibind.datasets.manifest import ManifestError
 from unibind.modalities import InputError, Modality, ModalitySpec
+from unibind.modalities.motion import read_npy
 
 log = logging.getLogger(__name__)
 
@@ -413,11 +413,5 @@ def _decode_file(modality: str, data: bytes, item: str) -> Any:
             raise InputError(f"{item}: cannot decode audio: {err}") from err
         return samples, int(rate)
     if modality == Modality.MOTION:
-        try:
-            array = np.load(io.BytesIO(data), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as err:
-            raise InputError(f"{item}: cannot decode motion (a plain .npy array): {err}") from err
-        if not isinstance(array, np.ndarray):
-            raise InputError(f"{item}: cannot decode motion: expected one .npy array, got {type(array).__name__}")
-        return array
+        return read_npy(io.BytesIO(data), item)
     raise InputError(f"{item}: shards carry no files of modality {modality!r}")

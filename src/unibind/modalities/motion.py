@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import tokenize
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import torch
@@ -45,13 +46,14 @@ class MotionBatch:
         return self.features.shape[0]
 
 
-def read_npy(path: str | Path, item: str | None = None) -> np.ndarray:
-    """One numeric array from a ``.npy`` file, never unpickled; anything else raises ``InputError`` naming it."""
-    item = item_name(path, item)
+def read_npy(source: str | Path | BinaryIO, item: str | None = None) -> np.ndarray:
+    """One array from a ``.npy`` file or stream, never unpickled; anything else raises ``InputError`` naming it."""
+    item = item_name(source, item)
     try:
-        array = np.load(path, allow_pickle=False)
-    # numpy's header parser raises ValueError, SyntaxError or tokenize.TokenError on a mangled header
-    except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError) as err:
+        array = np.load(source, allow_pickle=False)
+    # numpy's header parser raises ValueError, SyntaxError or tokenize.TokenError on a mangled header, and a
+    # file that starts like a zip archive is opened as an .npz (BadZipFile)
+    except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile) as err:
         raise InputError(f"{item}: not a plain .npy array ({err})") from err
     if not isinstance(array, np.ndarray):  # an .npz archive opens as a lazy mapping of arrays
         array.close()
