@@ -49,10 +49,8 @@ def sentence_similarity(encoder: Encoder, captions: list[str], batch_size: int =
     """Cosine similarity ``[N, N]`` of ``captions`` under a sentence ``encoder``."""
     spec = TextSpec()
     encoder.eval()
-    vectors = [
-        encoder(spec.collate([spec.load(c) for c in captions[start : start + batch_size]]))
-        for start in range(0, len(captions), batch_size)
-    ]
+    loaded = [spec.load(caption, item=f"caption {i}") for i, caption in enumerate(captions)]  # all checked first
+    vectors = [encoder(spec.collate(loaded[start : start + batch_size])) for start in range(0, len(loaded), batch_size)]
     unit = F.normalize(torch.cat(vectors), dim=-1)
     return unit @ unit.T
 
