@@ -54,7 +54,7 @@ def read_npy(source: str | Path | BinaryIO, item: str | None = None) -> np.ndarr
     # numpy's header parser raises ValueError, SyntaxError or tokenize.TokenError on a mangled header, and a
     # file that starts like a zip archive is opened as an .npz (BadZipFile)
     except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile) as err:
-        raise InputError(f"{item}: not a plain .npy array ({err})") from err
+        raise InputError(f"{item}: cannot read a motion: not a plain .npy array ({err})") from err
     if not isinstance(array, np.ndarray):  # an .npz archive opens as a lazy mapping of arrays
         array.close()
         raise InputError(f"{item}: a .npz archive; expected a single .npy array")
