@@ -80,5 +80,54 @@ def test_clotho_file_name_may_not_leave_the_split_folder(tmp_path: Path) -> None
     lines = table.read_text(encoding="utf-8").splitlines()
     lines.append("../../secret.wav,a,b,c,d,e")
     table.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(ManifestError, match=r"row \d+, field 'file_name': '../../secret.wav' leaves the audio folder"):
+    with pytest.raises(
+        ManifestError, match=r"row \d+, field 'file_name': path '../../secret.wav' leaves the audio folder"
+    ):
         read_clotho(tmp_path / "clotho", "evaluation")
+
+
+def _clotho_with(tmp_path: Path, extra: bytes, bom: bool = False) -> Path:
+    root = tmp_path / "clotho"
+    shutil.copytree(FIXTURES / "clotho", root)
+    table = root / "clotho_captions_evaluation.csv"
+    table.write_bytes((b"\xef\xbb\xbf" if bom else b"") + table.read_bytes() + extra)
+    return root
+
+
+def test_clotho_hostile_rows_are_named_or_counted_and_good_rows_kept(tmp_path: Path) -> None:
+    root = _clotho_with(
+        tmp_path,
+        b"short beep.wav,caf\xe9 noise,b,c,d,e\n"  # Latin-1, not UTF-8
+        b'"rain, on a tin roof.wav",again,b,c,d,e\n'  # repeats row 3
+        b",a,b,c,d,e\n"  # no file name
+        b"short beep.wav,a,b,c,d,e,f\n",  # one field too many
+        bom=True,
+    )
+    with pytest.raises(ManifestError, match=r"clotho_captions_evaluation\.csv, row 5: not valid UTF-8 \(byte 0xe9"):
+        read_clotho(root, "evaluation")
+    items, skipped = read_clotho(root, "evaluation", on_error="skip")
+    assert [item.id for item in items] == ["steady tone, indoors.wav", "rain, on a tin roof.wav", "short beep.wav"]
+    assert skipped.count == 4
+    assert "row 6: file_name 'rain, on a tin roof.wav' repeats row 3" in skipped.reasons[1]
+    assert "row 7, field 'file_name': empty" in skipped.reasons[2]
+    assert "row 8: 7 fields but the header has 6" in skipped.reasons[3]
+
+
+def test_audiocaps_hostile_rows_are_named_or_counted(tmp_path: Path) -> None:
+    table = tmp_path / "test.csv"
+    table.write_bytes(
+        b"".join((FIXTURES / "audiocaps" / "test.csv").read_bytes().splitlines(keepends=True)[:11])  # two clips
+        + b"1040,abcDEF12345,30,\n"  # empty caption: was silently dropped
+        + b"1041,abcDEF12345\n"  # short row: was a crash
+        + b"1042,../abcDEF12345,30,escape\n"  # file name leaving the audio folder
+        + b'1043,xyzXYZ67890,0,"caf\xe9"\n'
+    )
+    audio = FIXTURES / "audiocaps" / "audio"
+    with pytest.raises(ManifestError, match=r"test\.csv, row 12, field 'caption': empty"):
+        read_audiocaps(table, audio)
+    items, skipped = read_audiocaps(table, audio, on_error="skip")
+    assert [(item.id, len(item.captions)) for item in items] == [("abcDEF12345_30", 5), ("xyzXYZ67890_0", 5)]
+    assert skipped.count == 4
+    assert "row 13, field 'start_time': empty" in skipped.reasons[1]
+    assert "row 14: path '../abcDEF12345.wav' leaves the audio folder" in skipped.reasons[2]
+    assert "row 15: not valid UTF-8" in skipped.reasons[3]

@@ -109,3 +109,50 @@ def test_kitml_annotations_in_tmr_format() -> None:
     assert all(item.captions for item in items)
     with pytest.raises(ValueError, match="unknown motion dataset format"):
         HumanML3D(HUMANML3D, "test", dataset_format="amass")
+
+
+def test_caption_files_with_bad_bytes_are_named_and_bad_lines_can_be_counted(tmp_path: Path) -> None:
+    path = tmp_path / "012314.txt"
+    path.write_bytes(
+        b"\xef\xbb\xbfa person walks.#a/DET#0.0#0.0\r\n"
+        b"a caf\xe9 walk.#x#0.0#0.0\n" + "one\u2028line.#x#0.0#0.0\n".encode() + b"no hashes\n"
+        b"then sits.#then/ADV#2.0#5.0\n"
+    )
+    with pytest.raises(ManifestError, match=r"012314\.txt, line 2: not valid UTF-8 \(byte 0xe9 at column 6\)"):
+        read_texts(path)
+    errors: list[ManifestError] = []
+    captions = read_texts(path, on_bad=errors.append)
+    assert [(c.text, c.line) for c in captions] == [("a person walks.", 1), ("one\u2028line.", 3), ("then sits.", 5)]
+    assert ["line 2: not valid UTF-8" in str(errors[0]), "line 4: expected" in str(errors[1])] == [True, True]
+
+
+def test_split_files_name_bad_lines_and_keep_repeated_ids_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    split = tmp_path / "val.txt"
+    split.write_bytes(b"\xef\xbb\xbf000001\r\n000002\n\n000001\n")
+    with caplog.at_level("WARNING", logger="unibind.datasets.humanml3d"):
+        assert read_split(split) == ["000001", "000002"]
+    assert "line 4: id '000001' repeats line 1" in caplog.text
+    errors: list[ManifestError] = []
+    assert read_split(split, on_bad=errors.append) == ["000001", "000002"]
+    assert len(errors) == 1
+    split.write_bytes(b"000001\n\xff0002\n")
+    with pytest.raises(ManifestError, match=r"val\.txt, line 2: not valid UTF-8"):
+        read_split(split)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"k1": {"path": "a", "duration": 1.0, "annotations": []}', r"annotations\.json: not valid JSON"),
+        (b'{"k1": {}, "k1": {}}', r"annotations\.json: key 'k1' appears twice"),
+        (b'{"k1":\n {"path": "\xff"}}', r"annotations\.json, line 2: not valid UTF-8"),
+        (b"[1, 2]", r"annotations\.json: expected a JSON object of keyids"),
+    ],
+)
+def test_tmr_annotations_bad_json_is_named(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "annotations.json"
+    path.write_bytes(content)
+    with pytest.raises(ManifestError, match=message):
+        read_tmr_annotations(path)

@@ -61,8 +61,8 @@ def test_pyg_and_plain_format_round_trip(tmp_path: Path) -> None:
         ([*FOUR, {"id": "a", "text": "again"}], [], r"nodes.jsonl, line 5: duplicate id 'a' \(first on line 1\)"),
         ([*FOUR, {"id": "e", "label": "x"}], [], r"line 5: node 'e' has no attribute"),
         (FOUR, ["a\tz\tsimilar"], r"edges.tsv, line 2, field 'target': no node 'z'"),
-        ([*FOUR, "{not json"], [], r"line 5: not JSON"),
-        ([*FOUR, {"id": "f", "image": "../outside.png"}], [], r"field 'image': '../outside.png' leaves"),
+        ([*FOUR, "{not json"], [], r"line 5: not valid JSON"),
+        ([*FOUR, {"id": "f", "image": "../outside.png"}], [], r"field 'image': path '../outside.png' leaves"),
         ([*FOUR, {"id": "g", "audio": "missing.wav"}], [], r"field 'audio': file not found"),
         ([*FOUR, {"text": "no id"}], [], r"line 5: field 'id' is missing"),
     ],
@@ -84,6 +84,113 @@ def test_skip_counts_and_policies(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(GraphFormatError, match="the graph has no nodes"):
         read_graph(*_graph(empty, [], []))
-    (tmp_path / "bad.tsv").write_text("from\tto\na\tb\n")
-    with pytest.raises(GraphFormatError, match="expected a header with 'source' and 'target'"):
+    (tmp_path / "bad.tsv").write_text("origin\tend\na\tb\n")
+    with pytest.raises(GraphFormatError, match=r"expected a header with 'source' and 'target' \(or .*src/dst"):
         read_graph(paths[0], tmp_path / "bad.tsv", on_error="skip")
+
+
+def _raw_graph(tmp_path: Path, nodes: bytes, edges: bytes) -> tuple[Path, Path]:
+    (tmp_path / "nodes.jsonl").write_bytes(nodes)
+    (tmp_path / "edges.tsv").write_bytes(edges)
+    return tmp_path / "nodes.jsonl", tmp_path / "edges.tsv"
+
+
+NODES = b"".join(json.dumps(n).encode() + b"\n" for n in FOUR[:1] + FOUR[3:])  # a and d: text only
+
+
+def test_invalid_utf8_in_nodes_or_edges_is_named_or_skipped(tmp_path: Path) -> None:
+    nodes = NODES.replace(b'"a car"', b'"a \xff car"') + b'{"id": "e", "text": "after"}\n'
+    paths = _raw_graph(tmp_path, nodes, b"source\ttarget\na\te\n")
+    with pytest.raises(GraphFormatError, match=r"nodes\.jsonl, line 2: not valid UTF-8 \(byte 0xff at column"):
+        read_graph(*paths)
+    graph = read_graph(*paths, on_error="skip")
+    assert (graph.ids, graph.skipped.count) == (["a", "e"], 1)
+    paths = _raw_graph(tmp_path, NODES, b"\xef\xbb\xbfsrc\tdst\na\t\xe9\nd\ta\n")
+    with pytest.raises(GraphFormatError, match=r"edges\.tsv, line 2: not valid UTF-8"):
+        read_graph(*paths)
+    graph = read_graph(*paths, on_error="skip")
+    assert graph.edge_index.tolist() == [[1], [0]]
+    assert graph.skipped.count == 1
+
+
+def test_bad_node_lines_are_skipped_not_fatal(tmp_path: Path) -> None:
+    paths = _graph(tmp_path, [FOUR[0], "{not json", "[1]", '{"id": "x", "text": "a", "text": "b"}', FOUR[3]], [])
+    with pytest.raises(GraphFormatError, match=r"nodes\.jsonl, line 2: not valid JSON"):
+        read_graph(*paths)
+    graph = read_graph(*paths, on_error="skip")
+    assert "line 4: key 'text' appears twice" in graph.skipped.reasons[2]
+    assert graph.ids == ["a", "d"]
+    assert graph.skipped.count == 3
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["source\ttarget", "src\tdst", "FROM\tTo", "head\ttail", "u\tv", " Source \tTARGET", "src\tdst\trelation\tweight"],
+)
+def test_edge_header_spellings(tmp_path: Path, header: str) -> None:
+    nodes, edges = _graph(tmp_path, FOUR, [])
+    typed = header.endswith("weight")
+    edges.write_text(f"{header}\n" + ("a\tb\tsimilar\t0.5\n" if typed else "a\tb\n"))
+    graph = read_graph(nodes, edges)
+    assert graph.edge_index.tolist() == [[0], [1]]
+    assert graph.edge_types == ["similar" if typed else "edge"]
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("source\ttarget\tsrc\tdst", r"names the edge ends twice"),
+        ("source\ttarget\ttype\trelation", r"several edge type columns"),
+        ("Source\tsource\ttarget", r"has both 'Source' and 'source'"),
+        ("node_a\tnode_b", r"'source' and 'target' \(or src/dst, from/to, head/tail, u/v; any case\)"),
+    ],
+)
+def test_unclear_edge_headers_are_refused(tmp_path: Path, header: str, message: str) -> None:
+    nodes, edges = _graph(tmp_path, FOUR, [])
+    edges.write_text(f"{header}\na\tb\ta\tb\n")
+    with pytest.raises(GraphFormatError, match=rf"edges\.tsv: .*{message}"):
+        read_graph(nodes, edges, on_error="skip")
+
+
+def test_edge_lines_with_extra_fields_or_empty_ends_are_named(tmp_path: Path) -> None:
+    paths = _graph(tmp_path, FOUR, ["a\tb\tsimilar\textra", "a\t\tsimilar", "c\td\tsimilar"])
+    with pytest.raises(GraphFormatError, match=r"edges\.tsv, line 2: 4 fields but the header has 3"):
+        read_graph(*paths)
+    graph = read_graph(*paths, on_error="skip")
+    assert graph.edge_index.tolist() == [[2], [3]]
+    assert graph.skipped.count == 2
+    assert "line 3, field 'target': empty" in graph.skipped.reasons[1]
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("../outside.png", r"path '../outside.png' leaves the graph's folder"),
+        ("ABSOLUTE", r"path '/.*' leaves the graph's folder"),
+        ("link.png", r"path 'link.png' leaves the graph's folder"),
+        ("inside/../../outside.png", r"path 'inside/../../outside.png' leaves the graph's folder"),
+    ],
+)
+def test_node_paths_may_not_leave_the_folder(tmp_path: Path, field: str, message: str) -> None:
+    graph_dir = tmp_path / "graph"
+    graph_dir.mkdir()
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(b"\x89PNG")
+    (graph_dir / "link.png").symlink_to(outside)
+    value = str(outside) if field == "ABSOLUTE" else field
+    paths = _graph(graph_dir, [*FOUR, {"id": "e", "image": value}, {"id": "f", "text": "kept"}], [])
+    with pytest.raises(GraphFormatError, match=rf"nodes\.jsonl, line 5, field 'image': {message}"):
+        read_graph(*paths)
+    graph = read_graph(*paths, on_error="skip")
+    assert graph.ids == ["a", "b", "c", "d", "f"]
+
+
+def test_modality_like_node_fields_are_counted_metadata_is_not(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    nodes = [{**FOUR[0], "motion": "m.npy", "split": "train"}, {**FOUR[3], "imgae": "pic.png", "type": "thing"}]
+    with caplog.at_level("WARNING", logger="unibind.graphs.format"):
+        graph = read_graph(*_graph(tmp_path, nodes, []))
+    assert graph.skipped.unknown_fields == {"motion": 1, "imgae": 1}
+    assert graph.skipped.count == 0
+    assert "'imgae' (1 nodes)" in caplog.text

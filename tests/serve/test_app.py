@@ -14,6 +14,7 @@ import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from unibind.modalities.audio import SilentAudioWarning
 from unibind.serve import Limits, SearchEngine, create_app
 
 from .conftest import AUDIO, EMOJI, MOTIONS, skeleton_bvh
@@ -232,14 +233,17 @@ def test_bad_uploads(client: TestClient, name: str, data: bytes, form: dict, sta
         assert "unibind-upload" not in answer.json()["detail"]  # the temporary path is not shown
 
 
-def test_uploaded_silence_and_nan_motion_are_refused(client: TestClient, tmp_path: Path) -> None:
+def test_uploaded_silence_is_a_query_and_nan_motion_is_refused(client: TestClient, tmp_path: Path) -> None:
     silent = io.BytesIO()
     with wave.open(silent, "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(16000)
         out.writeframes(b"\x00\x00" * 8000)
-    assert_error(client.post("/api/search/file", files={"file": ("s.wav", silent.getvalue())}), 422, "silent")
+    with pytest.warns(SilentAudioWarning, match="all zeros"):
+        response = client.post("/api/search/file", files={"file": ("s.wav", silent.getvalue())})
+    assert response.status_code == 200
+    assert response.json()["results"]
     nan = tmp_path / "nan.npy"
     np.save(nan, np.full((10, 45), np.nan))
     assert_error(client.post("/api/search/file", files=upload(nan)), 422, "NaN")

@@ -10,17 +10,32 @@
 Both give :class:`AudioCaptions` items; :func:`write_manifest` turns them into the manifest format of
 :mod:`unibind.datasets.manifest`, one row per clip or one row per caption (grouped by clip, for the
 multi-positive loss).
+
+The tables are read by the shared CSV reader of :mod:`unibind.datasets.manifest` (UTF-8, byte-order mark
+accepted, strict quoting). A bad row raises ``ManifestError`` naming the table and row, or with
+``on_error="skip"`` is dropped and counted: a line that is not UTF-8, broken quoting, more fields than the
+header, an empty required field (Clotho ``file_name``; AudioCaps ``audiocap_id``, ``youtube_id``,
+``start_time``, ``caption``), a Clotho row without captions or repeating an earlier ``file_name``, an audio
+path that leaves the audio folder, a missing audio file.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from unibind.datasets.manifest import ManifestError, OnError, SkipReport
+from unibind.datasets.manifest import (
+    ManifestError,
+    OnBad,
+    OnError,
+    SkipReport,
+    is_file,
+    read_table,
+    resolve_file,
+    resolve_inside,
+)
 
 #: File names tried, in order, for an AudioCaps clip.
 AUDIOCAPS_FILENAMES = (
@@ -42,30 +57,51 @@ class AudioCaptions:
     captions: list[str]
 
 
+def _reporter(on_error: OnError, skipped: SkipReport) -> OnBad:
+    """A bad-row handler: raise (``on_error='raise'``) or count in ``skipped``."""
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be raise or skip, got {on_error!r}")
+
+    def bad(error: ManifestError) -> None:
+        if on_error == "raise":
+            raise error
+        skipped.add(str(error))
+
+    return bad
+
+
 def read_clotho(root: str | Path, split: str, on_error: OnError = "raise") -> tuple[list[AudioCaptions], SkipReport]:
-    """Clotho ``split`` under ``root``; a caption row whose audio file is missing raises, or is skipped and counted."""
+    """Clotho ``split`` under ``root``; a bad caption row (e.g. its audio file is missing) raises, or is skipped
+    and counted."""
     root = Path(root)
     table = root / f"clotho_captions_{split}.csv"
     if not table.is_file():
         raise FileNotFoundError(f"Clotho captions not found: {table} (expected clotho_captions_{{split}}.csv)")
     skipped, items = SkipReport(), []
-    with table.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        caption_columns = [c for c in reader.fieldnames or [] if c.startswith("caption_")]
-        if "file_name" not in (reader.fieldnames or []) or not caption_columns:
-            raise ManifestError(f"{table}: expected columns file_name, caption_1..caption_5, got {reader.fieldnames}")
-        for number, row in enumerate(reader, start=2):
-            try:
-                audio = _existing(root / split, row["file_name"], f"{table}, row {number}, field 'file_name'")
-                captions = [row[c].strip() for c in caption_columns if (row.get(c) or "").strip()]
-                if not captions:
-                    raise ManifestError(f"{table}, row {number}: no caption")
-            except ManifestError as err:
-                if on_error == "raise":
-                    raise
-                skipped.add(str(err))
-                continue
-            items.append(AudioCaptions(row["file_name"], audio, captions))
+    bad = _reporter(on_error, skipped)
+    folder = (root / split).resolve()
+    header, rows = read_table(table, ",", "row", bad)
+    caption_columns = [c for c in header if c.startswith("caption_")]
+    if "file_name" not in header or not caption_columns:
+        raise ManifestError(f"{table}: expected columns file_name, caption_1..caption_5, got {header}")
+    first_row: dict[str, int] = {}
+    for number, row in rows:
+        name = row.get("file_name", "")
+        try:
+            if not name.strip():
+                raise ManifestError(f"{table}, row {number}, field 'file_name': empty")
+            if name in first_row:
+                raise ManifestError(f"{table}, row {number}: file_name {name!r} repeats row {first_row[name]}")
+            where = f"{table}, row {number}, field 'file_name'"
+            audio = resolve_file(folder, name, where, "the audio folder", kind="audio file")
+            captions = [row[c].strip() for c in caption_columns if row.get(c, "").strip()]
+            if not captions:
+                raise ManifestError(f"{table}, row {number}: no caption")
+        except ManifestError as err:
+            bad(err)
+            continue
+        first_row[name] = number
+        items.append(AudioCaptions(name, audio, captions))
     return items, skipped
 
 
@@ -78,50 +114,55 @@ def read_audiocaps(
     """AudioCaps captions ``table`` with clips from ``audio_dir``; captions of one clip are merged.
 
     Clips missing from ``audio_dir`` (YouTube videos disappear) raise, or with ``on_error="skip"``
-    are skipped and counted, once per clip.
+    are skipped and counted, once per clip; other bad rows (see the module) likewise, once per row.
     """
     table, audio_dir = Path(table), Path(audio_dir)
     if not table.is_file():
         raise FileNotFoundError(f"AudioCaps captions not found: {table}")
-    expected = {"audiocap_id", "youtube_id", "start_time", "caption"}
+    expected = ("audiocap_id", "youtube_id", "start_time", "caption")
     skipped = SkipReport()
+    bad = _reporter(on_error, skipped)
     clips: dict[str, AudioCaptions] = {}
     missing: set[str] = set()
-    with table.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if not expected <= set(reader.fieldnames or []):
-            raise ManifestError(f"{table}: expected columns {sorted(expected)}, got {reader.fieldnames}")
-        for number, row in enumerate(reader, start=2):
+    folder = audio_dir.resolve()
+    header, rows = read_table(table, ",", "row", bad)
+    if not set(expected) <= set(header):
+        raise ManifestError(f"{table}: expected columns {sorted(expected)}, got {header}")
+    for number, row in rows:
+        try:
+            empty = [name for name in expected if not row.get(name, "").strip()]
+            if empty:
+                raise ManifestError(f"{table}, row {number}, field {empty[0]!r}: empty")
             clip = f"{row['youtube_id']}_{row['start_time']}"
             if clip in missing:
                 continue
             if clip not in clips:
-                names = [pattern.format(**row) for pattern in filenames]
-                audio = next((audio_dir / name for name in names if (audio_dir / name).is_file()), None)
-                if audio is None:
-                    message = (
-                        f"{table}, row {number}: no audio for clip {clip} in {audio_dir} (tried {', '.join(names)})"
-                    )
-                    if on_error == "raise":
-                        raise ManifestError(message)
-                    skipped.add(message)
-                    missing.add(clip)
-                    continue
-                clips[clip] = AudioCaptions(clip, audio, [])
-            caption = row["caption"].strip()
-            if caption:
-                clips[clip].captions.append(caption)
-    return [clip for clip in clips.values() if clip.captions], skipped
+                clips[clip] = AudioCaptions(clip, _find_clip(folder, row, filenames, f"{table}, row {number}"), [])
+        except _MissingClipError as err:
+            bad(ManifestError(str(err)))
+            missing.add(clip)
+            continue
+        except ManifestError as err:
+            bad(err)
+            continue
+        clips[clip].captions.append(row["caption"].strip())
+    return list(clips.values()), skipped
 
 
-def _existing(folder: Path, name: str, where: str) -> Path:
-    """``folder / name`` when it is a file inside ``folder``; a ``ManifestError`` naming ``where`` otherwise."""
-    path = (folder / name).resolve()
-    if not path.is_relative_to(folder.resolve()):
-        raise ManifestError(f"{where}: {name!r} leaves the audio folder {folder}")
-    if not path.is_file():
-        raise ManifestError(f"{where}: audio file not found: {path}")
-    return path
+class _MissingClipError(ManifestError):
+    pass
+
+
+def _find_clip(folder: Path, row: dict[str, str], filenames: Sequence[str], where: str) -> Path:
+    """The first of ``filenames`` (formatted with the row) that is a file in ``folder``; a name leaving the
+    folder raises ``ManifestError``, no file at all ``_MissingClipError``."""
+    names = [pattern.format(**row) for pattern in filenames]
+    for name in names:
+        path = resolve_inside(folder, name, where, "the audio folder")
+        if is_file(path):
+            return path
+    clip = f"{row['youtube_id']}_{row['start_time']}"
+    raise _MissingClipError(f"{where}: no audio for clip {clip} in {folder} (tried {', '.join(names)})")
 
 
 def write_manifest(items: Sequence[AudioCaptions], path: str | Path, one_row_per_caption: bool = False) -> Path:

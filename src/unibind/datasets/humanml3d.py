@@ -11,20 +11,26 @@ Layout (Guo et al. 2022, https://github.com/EricGuo5513/HumanML3D)::
 As in the release's own loader, captions of the whole clip gather on one item, a caption with a time span
 cuts its own sub-clip (item id ``<id>#<k>``), and clips of fewer than ``min_frames`` (HumanML3D 40, KIT-ML
 24) or of ``max_frames_exclusive`` (200) frames or more are left out and counted.
+
+Text files are read by the shared line reader of :mod:`unibind.datasets.manifest`: UTF-8 (a byte-order mark
+accepted; a line that is not UTF-8 raises ``ManifestError`` naming file and line), lines split only at
+``\\n``, ``\\r\\n`` and ``\\r``. ``annotations.json`` must be valid UTF-8 JSON without repeated keys.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from unibind.datasets.manifest import ManifestError, OnError, SkipReport
+from unibind.datasets.manifest import ManifestError, OnBad, OnError, SkipReport, read_json, read_lines
 from unibind.modalities import MotionSpec
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class MotionCaption:
     tokens: tuple[str, ...]
     start: float
     end: float
+    line: int = field(default=0, compare=False)
 
     @property
     def whole_clip(self) -> bool:
@@ -69,36 +76,68 @@ class MotionTextItem:
     source: str | None = None
 
 
-def read_texts(path: str | Path) -> list[MotionCaption]:
-    """Parse a HumanML3D texts file; a malformed line raises ``ManifestError`` naming the file and line."""
+def read_texts(path: str | Path, on_bad: OnBad | None = None) -> list[MotionCaption]:
+    """Parse a HumanML3D texts file; a malformed or undecodable line raises ``ManifestError`` naming the file
+    and line, or, with ``on_bad``, is passed to it (which may raise, or count it) and left out."""
     path = Path(path)
     captions = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in read_lines(path, "line", on_bad):
         if not line.strip():
             continue
-        parts = line.strip().split("#")
-        if len(parts) != 4:
-            raise ManifestError(f"{path}, line {number}: expected 'caption#tokens#start#end', got {len(parts)} fields")
-        text, tokens, start, end = parts
         try:
-            start_s, end_s = float(start), float(end)
-        except ValueError as err:
-            raise ManifestError(f"{path}, line {number}: start/end must be numbers, got {start!r}, {end!r}") from err
-        start_s, end_s = (0.0 if math.isnan(v) else v for v in (start_s, end_s))  # the release writes nan for 0
-        if not text.strip():
-            raise ManifestError(f"{path}, line {number}: empty caption")
-        if (start_s, end_s) != (0.0, 0.0) and not 0.0 <= start_s < end_s:
-            raise ManifestError(f"{path}, line {number}: span {start_s}-{end_s} s ends before it starts")
-        captions.append(MotionCaption(text.strip(), tuple(tokens.split()), start_s, end_s))
+            captions.append(_caption(path, number, line))
+        except ManifestError as err:
+            if on_bad is None:
+                raise
+            on_bad(err)
     return captions
 
 
-def read_split(path: str | Path) -> list[str]:
-    """Motion ids of a split file (one per line, blank lines and CRLF tolerated)."""
+def _caption(path: Path, number: int, line: str) -> MotionCaption:
+    parts = line.strip().split("#")
+    if len(parts) != 4:
+        raise ManifestError(f"{path}, line {number}: expected 'caption#tokens#start#end', got {len(parts)} fields")
+    text, tokens, start, end = parts
+    try:
+        start_s, end_s = float(start), float(end)
+    except ValueError as err:
+        raise ManifestError(f"{path}, line {number}: start/end must be numbers, got {start!r}, {end!r}") from err
+    start_s, end_s = (0.0 if math.isnan(v) else v for v in (start_s, end_s))  # the release writes nan for 0
+    if not text.strip():
+        raise ManifestError(f"{path}, line {number}: empty caption")
+    if math.isinf(start_s) or math.isinf(end_s):
+        raise ManifestError(f"{path}, line {number}: span {start_s}-{end_s} s is not finite")
+    if (start_s, end_s) != (0.0, 0.0) and not 0.0 <= start_s < end_s:
+        raise ManifestError(f"{path}, line {number}: span {start_s}-{end_s} s ends before it starts")
+    return MotionCaption(text.strip(), tuple(tokens.split()), start_s, end_s, number)
+
+
+def read_split(path: str | Path, on_bad: OnBad | None = None) -> list[str]:
+    """Motion ids of a split file (one per line, blank lines and CRLF tolerated).
+
+    A line that is not UTF-8 raises ``ManifestError`` naming the file and line (or goes to ``on_bad``). An
+    id repeating an earlier line is kept once: the repeat goes to ``on_bad`` as a ``ManifestError``, or,
+    without one, is logged as a warning (never silently doubled).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"split file not found: {path}")
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    first_line: dict[str, int] = {}
+    repeats = []
+    for number, line in read_lines(path, "line", on_bad):
+        motion_id = line.strip()
+        if not motion_id:
+            continue
+        if motion_id in first_line:
+            repeat = ManifestError(f"{path}, line {number}: id {motion_id!r} repeats line {first_line[motion_id]}")
+            if on_bad is not None:
+                on_bad(repeat)
+            repeats.append(str(repeat))
+            continue
+        first_line[motion_id] = number
+    if repeats and on_bad is None:
+        log.warning("%s: %d repeated ids kept once; first: %s", path, len(repeats), repeats[0])
+    return list(first_line)
 
 
 def read_stats(root: str | Path, num_features: int) -> tuple[np.ndarray, np.ndarray]:
@@ -218,7 +257,9 @@ def read_tmr_annotations(
     missing from the annotations are counted in the returned ``SkipReport``.
     """
     path = Path(path)
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise ManifestError(f"{path}: expected a JSON object of keyids, got {type(data).__name__}")
     keep = set(read_split(split_file)) if split_file else None
     items = []
     for keyid, entry in data.items():

@@ -2,19 +2,28 @@
 
 ``nodes.jsonl``: one node per line, ``{"id": "n1", "text": "a cat", "image": "images/n1.png", "label": "animal"}``;
 any of the modality fields ``text`` (a string or a list of strings, the first is the node's text),
-``image`` and ``audio`` (paths relative to the file's folder, which they may not leave); ``label`` and
-``type`` are optional. ``edges.tsv``: a header with ``source`` and ``target`` (and optionally ``type``),
-then one edge per line.
+``image`` and ``audio`` (paths relative to the file's folder, which they may not leave: ``..``, absolute
+paths and symbolic links leading outside are refused); ``label`` (a string or an integer) and ``type`` are
+optional, other fields are metadata. ``edges.tsv``: a header naming the two ends of an edge, then one edge
+per line. Accepted spellings of the ends (any case): :data:`EDGE_END_COLUMNS`, i.e. ``source``/``target``,
+``src``/``dst`` (PyG, DGL exports), ``from``/``to``, ``head``/``tail``, ``u``/``v``; an optional edge type
+column is one of :data:`EDGE_TYPE_COLUMNS` (``type``, ``relation``, ``edge_type``); other columns are ignored.
 
-Checks, each naming the file and line: duplicate node ids, a node with no attribute, an edge to a node
-that does not exist, an empty graph; self-loops are dropped and counted (``self_loops="drop"``), kept, or
-refused (``"error"``); repeated edges are kept once and counted.
+Both files are read by the shared readers of :mod:`unibind.datasets.manifest` (UTF-8, a byte-order mark
+accepted; a line that is not UTF-8, not JSON, not an object or repeating a key is a bad line, and so is an
+edge line with more fields than the header or broken quoting). Checks, each naming the file and line:
+duplicate node ids, a node with no attribute, an edge to a node that does not exist, an empty graph; with
+``on_error="skip"`` bad nodes and edges are dropped and counted in ``graph.skipped`` instead of raising.
+Self-loops are dropped and counted (``self_loops="drop"``), kept, or refused (``"error"``); repeated edges
+are kept once and counted. Node fields that look like a modality the graph does not read (``motion``,
+``imgae``, ``video``, ...) are counted in ``graph.skipped.unknown_fields`` and warned about.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +31,23 @@ from typing import Any, Literal
 
 import torch
 
-from unibind.datasets.manifest import ManifestError, OnError, SkipReport
+from unibind.datasets.manifest import (
+    ManifestError,
+    OnError,
+    SkipReport,
+    looks_like_modality,
+    read_jsonl,
+    read_table,
+    resolve_file,
+)
+
+log = logging.getLogger(__name__)
 
 ATTRIBUTES = ("text", "image", "audio")
+#: Header spellings of an edge's two ends, tried case-insensitively; exactly one pair must be present.
+EDGE_END_COLUMNS = (("source", "target"), ("src", "dst"), ("from", "to"), ("head", "tail"), ("u", "v"))
+#: Header spellings of the optional edge type column; at most one may be present.
+EDGE_TYPE_COLUMNS = ("type", "relation", "edge_type")
 SelfLoops = Literal["drop", "keep", "error"]
 
 
@@ -90,13 +113,11 @@ class MultimodalGraph:
         return data
 
 
-def _node_row(path: Path, number: int, row: Any, root: Path) -> tuple[str, dict[str, Any], str | None]:
+def _node_row(path: Path, number: int, row: dict[str, Any], root: Path) -> tuple[str, dict[str, Any], str | None]:
     where = f"{path}, line {number}"
-    if not isinstance(row, dict):
-        raise GraphFormatError(f"{where}: expected a JSON object, got {type(row).__name__}")
     node_id = row.get("id")
-    if not isinstance(node_id, str | int) or str(node_id) == "":
-        raise GraphFormatError(f"{where}: field 'id' is missing or empty")
+    if isinstance(node_id, bool) or not isinstance(node_id, str | int) or str(node_id) == "":
+        raise GraphFormatError(f"{where}: field 'id' is missing or empty (expected a string or an integer)")
     attributes: dict[str, Any] = dict.fromkeys(ATTRIBUTES)
     text = row.get("text")
     if isinstance(text, list):
@@ -109,18 +130,37 @@ def _node_row(path: Path, number: int, row: Any, root: Path) -> tuple[str, dict[
         value = row.get(modality)
         if value is None:
             continue
-        if not isinstance(value, str) or not value:
-            raise GraphFormatError(f"{where}, field '{modality}': expected a file path, got {value!r}")
-        resolved = (root / value).resolve()
-        if not resolved.is_relative_to(root):
-            raise GraphFormatError(f"{where}, field '{modality}': {value!r} leaves the graph's folder {root}")
-        if not resolved.is_file():
-            raise GraphFormatError(f"{where}, field '{modality}': file not found: {resolved}")
-        attributes[modality] = resolved
+        attributes[modality] = resolve_file(
+            root, value, f"{where}, field '{modality}'", "the graph's folder", GraphFormatError
+        )
     if all(value is None for value in attributes.values()):
         raise GraphFormatError(f"{where}: node {node_id!r} has no attribute (one of {', '.join(ATTRIBUTES)})")
     label = row.get("label")
+    if label is not None and (isinstance(label, bool) or not isinstance(label, str | int)):
+        raise GraphFormatError(f"{where}, field 'label': expected a string or an integer, got {label!r}")
     return str(node_id), attributes, str(label) if label is not None else None
+
+
+def _edge_columns(edges: Path, header: list[str]) -> tuple[str, str, str | None]:
+    """The header's source, target and (optional) type column names, found by :data:`EDGE_END_COLUMNS`."""
+    names: dict[str, str] = {}
+    for name in header:
+        key = name.strip().lower()
+        if key in names:
+            raise GraphFormatError(f"{edges}: the header has both {names[key]!r} and {name!r}")
+        names[key] = name
+    pairs = [(names[a], names[b]) for a, b in EDGE_END_COLUMNS if a in names and b in names]
+    spellings = ", ".join(f"{a}/{b}" for a, b in EDGE_END_COLUMNS[1:])
+    if not pairs:
+        raise GraphFormatError(
+            f"{edges}: expected a header with 'source' and 'target' (or {spellings}; any case), got {header}"
+        )
+    if len(pairs) > 1:
+        raise GraphFormatError(f"{edges}: the header names the edge ends twice ({pairs}); keep one pair")
+    types = [names[t] for t in EDGE_TYPE_COLUMNS if t in names]
+    if len(types) > 1:
+        raise GraphFormatError(f"{edges}: the header has several edge type columns {types}; keep one")
+    return pairs[0][0], pairs[0][1], types[0] if types else None
 
 
 def read_graph(
@@ -133,9 +173,13 @@ def read_graph(
     nodes, edges = Path(nodes), Path(edges)
     if self_loops not in ("drop", "keep", "error"):
         raise ValueError(f"self_loops must be drop, keep or error, got {self_loops!r}")
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be raise or skip, got {on_error!r}")
     skipped = SkipReport()
 
-    def bad(error: GraphFormatError) -> None:
+    def bad(error: ManifestError) -> None:
+        if not isinstance(error, GraphFormatError):
+            error = GraphFormatError(str(error))
         if on_error == "raise":
             raise error
         skipped.add(str(error))
@@ -147,20 +191,17 @@ def read_graph(
     first_line: dict[str, int] = {}
     attributes: dict[str, list[Any]] = {m: [] for m in ATTRIBUTES}
     labels: list[str | None] = []
-    for number, line in enumerate(nodes.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, row in read_jsonl(nodes, unit="line", on_bad=bad, error=GraphFormatError):
+        for name in row:
+            if name not in ATTRIBUTES and looks_like_modality(name):
+                skipped.note_field(name)
         try:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise GraphFormatError(f"{nodes}, line {number}: not JSON ({err.msg})") from err
             node_id, values, label = _node_row(nodes, number, row, root)
             if node_id in first_line:
                 raise GraphFormatError(
                     f"{nodes}, line {number}: duplicate id {node_id!r} (first on line {first_line[node_id]})"
                 )
-        except GraphFormatError as error:
+        except ManifestError as error:
             bad(error)
             continue
         first_line[node_id] = number
@@ -168,41 +209,50 @@ def read_graph(
         for modality in ATTRIBUTES:
             attributes[modality].append(values[modality])
         labels.append(label)
+    if skipped.unknown_fields:
+        counts = ", ".join(f"{name!r} ({n} nodes)" for name, n in skipped.unknown_fields.items())
+        log.warning(
+            "%s: node fields that look like modality names are not read: %s; read are %s",
+            nodes,
+            counts,
+            ", ".join(ATTRIBUTES),
+        )
     if not ids:
         raise GraphFormatError(f"{nodes}: the graph has no nodes")
     index = {node_id: i for i, node_id in enumerate(ids)}
     pairs, types, type_names, seen = [], [], [], set()
     if not edges.is_file():
         raise FileNotFoundError(f"edges file not found: {edges}")
-    with edges.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t")
-        if not {"source", "target"} <= set(reader.fieldnames or []):
-            raise GraphFormatError(f"{edges}: expected a header with 'source' and 'target', got {reader.fieldnames}")
-        for number, row in enumerate(reader, start=2):
-            source, target = (row.get("source") or "").strip(), (row.get("target") or "").strip()
-            try:
-                for name, value in (("source", source), ("target", target)):
-                    if value not in index:
-                        raise GraphFormatError(f"{edges}, line {number}, field '{name}': no node {value!r}")
-                if source == target and self_loops != "keep":
-                    if self_loops == "error":
-                        raise GraphFormatError(f"{edges}, line {number}: self-loop on {source!r}")
-                    skipped.add(f"{edges}, line {number}: self-loop on {source!r} dropped")
-                    continue
-            except GraphFormatError as error:
-                bad(error)
+    header, records = read_table(edges, "\t", unit="line", on_bad=bad, error=GraphFormatError)
+    source_column, target_column, type_column = _edge_columns(edges, header)
+    for number, row in records:
+        source, target = (row.get(source_column) or "").strip(), (row.get(target_column) or "").strip()
+        try:
+            for name, value in ((source_column, source), (target_column, target)):
+                if not value:
+                    raise GraphFormatError(f"{edges}, line {number}, field {name!r}: empty")
+                if value not in index:
+                    raise GraphFormatError(f"{edges}, line {number}, field {name!r}: no node {value!r}")
+            if source == target and self_loops != "keep":
+                if self_loops == "error":
+                    raise GraphFormatError(f"{edges}, line {number}: self-loop on {source!r}")
+                skipped.add(f"{edges}, line {number}: self-loop on {source!r} dropped")
                 continue
-            kind = (row.get("type") or "").strip() or "edge"
-            key = (index[source], index[target], kind)
-            if key in seen:
-                skipped.add(f"{edges}, line {number}: repeated edge {source} -> {target} ({kind}) kept once")
-                continue
-            seen.add(key)
-            if kind not in type_names:
-                type_names.append(kind)
-            pairs.append(key[:2])
-            types.append(type_names.index(kind))
-    edge_index = torch.tensor(pairs, dtype=torch.long).T.reshape(2, -1)
+        except GraphFormatError as error:
+            bad(error)
+            continue
+        kind = (row.get(type_column) or "").strip() if type_column else ""
+        kind = kind or "edge"
+        key = (index[source], index[target], kind)
+        if key in seen:
+            skipped.add(f"{edges}, line {number}: repeated edge {source} -> {target} ({kind}) kept once")
+            continue
+        seen.add(key)
+        if kind not in type_names:
+            type_names.append(kind)
+        pairs.append(key[:2])
+        types.append(type_names.index(kind))
+    edge_index = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2).T.contiguous()
     return MultimodalGraph(
         ids, attributes, labels, edge_index, torch.tensor(types, dtype=torch.long), type_names, skipped
     )
