@@ -81,3 +81,39 @@ def test_locked_encoder_stays_frozen_in_train_mode(tmp_path: Path) -> None:
     assert model.heads["text"].training
     trainable = {name.split(".")[0] for name, p in model.named_parameters() if p.requires_grad}
     assert trainable == {"heads", "aligner"}
+
+
+def test_saving_over_a_model_replaces_it_as_a_whole(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    bert = UnifiedEmbedder({"text": HFTextEncoder(str(tiny_bert_dir))}, 16, DenseAligner(16)).eval()
+    bert.save_pretrained(folder)
+    (folder / "notes.txt").write_text("mine")
+    clip = UnifiedEmbedder({"text": OpenClipTextEncoder(model_cfg=TINY_CLIP_CFG)}, 16, DenseAligner(16)).eval()
+    clip.save_pretrained(folder)  # the new version has no assets: the old ones go, other files stay
+    assert sorted(p.name for p in folder.iterdir()) == ["model.safetensors", "notes.txt", "unibind_config.json"]
+    loaded = UnifiedEmbedder.from_pretrained(folder)
+    assert isinstance(loaded.encoders["text"], OpenClipTextEncoder)
+    with torch.no_grad():
+        assert torch.equal(loaded({"text": ["a cat"]})["text"], clip({"text": ["a cat"]})["text"])
+
+
+def test_a_failed_save_keeps_the_previous_model(tiny_embedder: UnifiedEmbedder, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    tiny_embedder.save_pretrained(folder)
+    before = sorted(p.name for p in folder.iterdir())
+    model = UnifiedEmbedder({"text": OpenClipTextEncoder(model_cfg=TINY_CLIP_CFG)}, 16, DenseAligner(16))
+    model.encoders["text"].init_args["not_json"] = object()  # the config cannot be written
+    with pytest.raises(TypeError):
+        model.save_pretrained(folder)
+    assert sorted(p.name for p in folder.iterdir()) == before  # no temporary folder left
+    assert UnifiedEmbedder.from_pretrained(folder).modalities == ["image", "text"]
+
+
+def test_damaged_weights_are_named(tiny_embedder: UnifiedEmbedder, tmp_path: Path) -> None:
+    from unibind.encoders.checkpoints import WeightsError
+
+    tiny_embedder.save_pretrained(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(WeightsError, match=r"model\.safetensors"):
+        UnifiedEmbedder.from_pretrained(tmp_path)

@@ -8,18 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from unibind.atomic import atomic_write
+from unibind.atomic import read_directory, write_directory
 from unibind.config import class_path, import_class, to_jsonable
 from unibind.encoders.base import Encoder
+from unibind.encoders.checkpoints import load_safetensors
 from unibind.fusion import Aligner, AlignerOutput, ProjectionHead
 from unibind.modalities import Modality
 
 CONFIG_NAME = "unibind_config.json"
 WEIGHTS_NAME = "model.safetensors"
+ASSETS_DIR = "assets"
 FORMAT_VERSION = 1
 
 
@@ -79,37 +80,46 @@ class UnifiedEmbedder(nn.Module):
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write ``unibind_config.json`` and ``model.safetensors`` (plus encoder assets) into ``directory``.
 
-        Files are written to temporary names and renamed, so a crash never leaves a half-written model.
+        The files are saved as a whole (:func:`unibind.atomic.write_directory`): a crash or kill while saving
+        leaves :meth:`from_pretrained` exactly the previous model or exactly this one. Other files in
+        ``directory`` are left alone.
         """
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        encoders = {}
-        for name, encoder in self.encoders.items():
-            args = encoder.rebuild_args(directory / "assets" / name)
-            encoders[name] = {"class_path": class_path(encoder), "init_args": to_jsonable(args, f"encoder {name!r}")}
-        config = {
-            "format_version": FORMAT_VERSION,
-            "embed_dim": self.embed_dim,
-            "head_hidden_dim": self.head_hidden_dim,
-            "encoders": encoders,
-            "aligner": {
-                "class_path": class_path(self.aligner),
-                "init_args": to_jsonable(self.aligner.init_args, "aligner"),
-            },
-        }
         state = {key: value.detach().contiguous() for key, value in self.state_dict().items()}
-        atomic_write(directory / WEIGHTS_NAME, lambda path: save_file(state, str(path), metadata={"format": "pt"}))
-        atomic_write(directory / CONFIG_NAME, lambda path: path.write_text(json.dumps(config, indent=2)))
-        return directory
+
+        def write(folder: Path) -> None:
+            encoders = {}
+            for name, encoder in self.encoders.items():
+                args = encoder.rebuild_args(folder / ASSETS_DIR / name)
+                encoders[name] = {
+                    "class_path": class_path(encoder),
+                    "init_args": to_jsonable(args, f"encoder {name!r}"),
+                }
+            config = {
+                "format_version": FORMAT_VERSION,
+                "embed_dim": self.embed_dim,
+                "head_hidden_dim": self.head_hidden_dim,
+                "encoders": encoders,
+                "aligner": {
+                    "class_path": class_path(self.aligner),
+                    "init_args": to_jsonable(self.aligner.init_args, "aligner"),
+                },
+            }
+            save_file(state, str(folder / WEIGHTS_NAME), metadata={"format": "pt"})
+            (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2))
+
+        return write_directory(directory, write, owned=(WEIGHTS_NAME, CONFIG_NAME, ASSETS_DIR))
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, modalities: Iterable[str] | None = None) -> UnifiedEmbedder:
         """Rebuild a saved model, only with the encoders of ``modalities`` (default: all), and load its weights.
 
         Nothing is unpickled: the config is JSON, each class is checked to be an ``Encoder`` or
-        ``Aligner`` before it is built, and tensors come from safetensors.
+        ``Aligner`` before it is built, and tensors come from safetensors. Reads the last complete save.
         """
-        directory = Path(directory)
+        return read_directory(directory, lambda folder: cls._read(folder, modalities))
+
+    @classmethod
+    def _read(cls, directory: Path, modalities: Iterable[str] | None) -> UnifiedEmbedder:
         config_path = directory / CONFIG_NAME
         if not config_path.is_file():
             raise FileNotFoundError(f"{config_path} not found: not a unibind model directory")
@@ -124,13 +134,11 @@ class UnifiedEmbedder(nn.Module):
         for name in wanted:
             spec = config["encoders"][name]
             encoder_cls = import_class(spec["class_path"], Encoder)
-            encoders[name] = encoder_cls.from_rebuild_args(spec["init_args"], directory / "assets" / name)
+            encoders[name] = encoder_cls.from_rebuild_args(spec["init_args"], directory / ASSETS_DIR / name)
         aligner = import_class(config["aligner"]["class_path"], Aligner)(**config["aligner"]["init_args"])
         model = cls(encoders, config["embed_dim"], aligner, config["head_hidden_dim"])
         own = model.state_dict()
-        with safe_open(str(directory / WEIGHTS_NAME), framework="pt") as weights:
-            stored = weights.keys()  # safe_open is not iterable itself
-            state = {key: weights.get_tensor(key) for key in stored if key in own}
+        state = load_safetensors(directory / WEIGHTS_NAME, keys=set(own))
         missing = sorted(set(own) - set(state))
         if missing:
             raise ValueError(f"{directory / WEIGHTS_NAME} lacks {len(missing)} tensors, e.g. {missing[:3]}")

@@ -57,6 +57,8 @@ def test_cross_modal_search_and_padding() -> None:
 
 
 def test_save_load_and_a_crash_mid_save(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import unibind.atomic as atomic
+
     items, queries = _data(50)
     index = VectorIndex(16, dtype="float16")
     index.add([f"d{i}" for i in range(50)], items, "text")
@@ -68,17 +70,64 @@ def test_save_load_and_a_crash_mid_save(tmp_path: Path, monkeypatch: pytest.Monk
     bigger = VectorIndex(16)
     bigger.add([f"e{i}" for i in range(80)], torch.randn(80, 16), "text")
 
-    import unibind.retrieval.index as module
-
     def killed(*args, **kwargs):
-        raise KeyboardInterrupt  # the process dies between writing and renaming
+        raise KeyboardInterrupt  # the process dies here
 
-    monkeypatch.setattr(module.os, "replace", killed)
-    with pytest.raises(KeyboardInterrupt):
-        bigger.save(tmp_path / "idx")
-    monkeypatch.undo()
-    survivor = VectorIndex.load(tmp_path / "idx")  # the previous index is intact
-    assert survivor.ids == index.ids
+    with monkeypatch.context() as patch:  # before the commit: the previous index, no temporary folder left
+        patch.setattr(atomic.os, "rename", killed)
+        with pytest.raises(KeyboardInterrupt):
+            bigger.save(tmp_path / "idx")
+    assert VectorIndex.load(tmp_path / "idx").ids == index.ids
+    assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == ["index.json", "vectors.safetensors"]
+
+    calls = []
+
+    def killed_second(source, target):  # after the commit, with vectors.safetensors already replaced
+        calls.append(target)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        place(source, target)
+
+    place = atomic._place
+    with monkeypatch.context() as patch:
+        patch.setattr(atomic, "_place", killed_second)
+        with pytest.raises(KeyboardInterrupt):
+            bigger.save(tmp_path / "idx")
+    survivor = VectorIndex.load(tmp_path / "idx")  # the new index as a whole, not the new vectors with old ids
+    assert survivor.ids == bigger.ids
+    assert torch.equal(survivor.vectors, bigger.vectors)
+    index.save(tmp_path / "idx")  # the next save finishes the interrupted one, then writes its own
+    assert VectorIndex.load(tmp_path / "idx").ids == index.ids
+    assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == ["index.json", "vectors.safetensors"]
+
+
+def test_save_keeps_other_files_and_clears_old_temporaries(tmp_path: Path) -> None:
+    folder = tmp_path / "idx"
+    (folder / "media").mkdir(parents=True)
+    (folder / "media" / "0.png").write_bytes(b"png")
+    (folder / "items.jsonl").write_text("{}\n")
+    (folder / ".vectors.safetensors.tmp").write_bytes(b"left by an older unibind")  # its fixed temporary names
+    (folder / ".index.json.tmp").write_text("{")
+    index = VectorIndex(4)
+    index.add(["a", "b"], torch.eye(4)[:2], "text")
+    index.save(folder)
+    index.save(folder)  # over an existing index
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["index.json", "items.jsonl", "media", "vectors.safetensors"]
+    assert (folder / "media" / "0.png").read_bytes() == b"png"
+    assert VectorIndex.load(folder).ids == ["a", "b"]
+
+
+def test_a_damaged_vectors_file_is_named(tmp_path: Path) -> None:
+    from unibind.encoders.checkpoints import WeightsError
+
+    index = VectorIndex(4)
+    index.add(["a"], torch.ones(1, 4), "text")
+    index.save(tmp_path / "idx")
+    vectors = tmp_path / "idx" / "vectors.safetensors"
+    vectors.write_bytes(vectors.read_bytes()[:-3])
+    with pytest.raises(WeightsError, match=r"vectors\.safetensors"):
+        VectorIndex.load(tmp_path / "idx")
 
 
 def test_fusion_by_hand() -> None:

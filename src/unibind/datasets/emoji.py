@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from unibind.atomic import atomic_write
 from unibind.cache import cache_dir
 from unibind.datasets.npm import NpmPackage, fetch_and_unpack
 
@@ -143,9 +144,8 @@ def write_corpus(rows: list[dict], emoji_root: Path, out: Path) -> EmojiCorpus:
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
-    temporary.replace(path)
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 def fetch_sources(cache: Path | None = None) -> tuple[Path, Path]:

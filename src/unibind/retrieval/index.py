@@ -8,14 +8,14 @@ float32; or float32 products throughout. ``faiss-flat`` / ``faiss-ivf`` / ``fais
 FAISS inner-product index. A search may be restricted to some modalities (cross-modal search: a text query
 against images).
 
-On disk: ``vectors.safetensors`` and ``index.json`` (ids, modalities, dtype, backend, options), written to
-temporary names first and renamed into place, so a crash while saving leaves the previous index readable.
+On disk: ``vectors.safetensors`` and ``index.json`` (ids, modalities, dtype, backend, options), saved as a
+whole by :func:`unibind.atomic.write_directory`: a crash or kill while saving leaves :meth:`VectorIndex.load`
+exactly the previous index or exactly the new one, never the vectors of one with the ids of the other.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +23,17 @@ from typing import Literal
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
+from unibind.atomic import read_directory, write_directory
 from unibind.retrieval.int8 import Int8Rows, int8_available
 from unibind.retrieval.topk import OVERFETCH, rescore, top_k_chunked, top_k_half, top_k_rescored
 
 Backend = Literal["exact", "faiss-flat", "faiss-ivf", "faiss-hnsw"]
 Scoring = Literal["auto", "int8", "bfloat16", "float32"]
 FORMAT_VERSION = 1
+VECTORS_NAME = "vectors.safetensors"
+META_NAME = "index.json"
 
 
 @dataclass
@@ -242,9 +245,10 @@ class VectorIndex:
     # -- persistence ------------------------------------------------------------------------------
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``vectors.safetensors`` and ``index.json`` atomically (temporary names, then renames)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        """Write ``vectors.safetensors`` and ``index.json`` into ``directory``, atomically as a whole.
+
+        Other files in ``directory`` (an index's cards and media) are left alone.
+        """
         meta = {
             "format_version": FORMAT_VERSION,
             "dim": self.dim,
@@ -254,21 +258,24 @@ class VectorIndex:
             "ids": self.ids,
             "modalities": self.modalities,
         }
-        vectors_tmp, meta_tmp = directory / ".vectors.safetensors.tmp", directory / ".index.json.tmp"
-        save_file({"vectors": self.vectors.contiguous()}, str(vectors_tmp), metadata={"count": str(len(self))})
-        meta_tmp.write_text(json.dumps(meta))
-        for tmp in (vectors_tmp, meta_tmp):
-            with tmp.open("rb") as handle:
-                os.fsync(handle.fileno())
-        os.replace(vectors_tmp, directory / "vectors.safetensors")
-        os.replace(meta_tmp, directory / "index.json")
-        return directory
+        vectors = self.vectors.contiguous()
+
+        def write(folder: Path) -> None:
+            save_file({"vectors": vectors}, str(folder / VECTORS_NAME), metadata={"count": str(len(self))})
+            (folder / META_NAME).write_text(json.dumps(meta))
+
+        return write_directory(directory, write, owned=(VECTORS_NAME, META_NAME))
 
     @classmethod
     def load(cls, directory: str | Path) -> VectorIndex:
-        """Read an index written by :meth:`save`; a mismatch between the two files raises."""
-        directory = Path(directory)
-        meta_path = directory / "index.json"
+        """Read an index written by :meth:`save` (the last complete save); a mismatch between its files raises."""
+        return read_directory(directory, cls._read)
+
+    @classmethod
+    def _read(cls, directory: Path) -> VectorIndex:
+        from unibind.encoders.checkpoints import load_safetensors  # imports the encoders: only when loading
+
+        meta_path = directory / META_NAME
         if not meta_path.is_file():
             raise FileNotFoundError(f"{meta_path} not found: not a unibind index")
         meta = json.loads(meta_path.read_text())
@@ -278,7 +285,11 @@ class VectorIndex:
         if "bf16_shadow" in options:  # written before ``scoring`` existed
             options.setdefault("scoring", "auto" if options.pop("bf16_shadow") else "float32")
         index = cls(meta["dim"], meta["dtype"], meta["backend"], **options)
-        vectors = load_file(str(directory / "vectors.safetensors"))["vectors"]
+        vectors_path = directory / VECTORS_NAME
+        tensors = load_safetensors(vectors_path, keys={"vectors"})
+        if "vectors" not in tensors:
+            raise ValueError(f"{vectors_path} has no 'vectors' tensor: not a unibind index")
+        vectors = tensors["vectors"]
         if vectors.shape != (len(meta["ids"]), meta["dim"]):
             raise ValueError(f"{directory}: {vectors.shape[0]} vectors for {len(meta['ids'])} ids")
         index.ids, index.modalities, index.vectors = list(meta["ids"]), list(meta["modalities"]), vectors
