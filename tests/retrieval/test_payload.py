@@ -68,6 +68,18 @@ def test_rebuild_replaces_media_and_media_can_be_left_out(model: UnifiedEmbedder
     assert list((tmp_path / "media").iterdir()) == []
 
 
+def test_a_failed_rebuild_leaves_the_previous_card_index_whole(model: UnifiedEmbedder, tmp_path: Path) -> None:
+    build_card_index(model, [IndexEntry("a", "image", PNG, "grinning face")], tmp_path, SPECS, progress=False)
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    entries = [IndexEntry("b", "text", "a kick", media=tmp_path / "no-such.png")]  # fails while copying media
+    with pytest.raises(FileNotFoundError):
+        build_card_index(model, entries, tmp_path, SPECS, progress=False)
+    after = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before
+    assert VectorIndex.load(tmp_path).ids == ["a"]
+    assert list(read_items(tmp_path)) == ["a"]
+
+
 def test_missing_encoder_is_named(model: UnifiedEmbedder, tmp_path: Path) -> None:
     with pytest.raises(KeyError, match="item 'x': the model has no audio encoder"):
         build_card_index(model, [IndexEntry("x", "audio", PNG)], tmp_path, SPECS, progress=False)

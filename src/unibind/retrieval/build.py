@@ -12,7 +12,6 @@ should be indexed from Python with those specs (:func:`build_card_index`).
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,12 +21,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from unibind.atomic import write_directory
 from unibind.datasets.manifest import OnError, SkipReport, read_manifest
 from unibind.embedder import UnifiedEmbedder
 from unibind.modalities import InputError, Modality, ModalitySpec, default_spec
 from unibind.motion.sources import load_motion_features
-from unibind.retrieval.index import Backend, VectorIndex
+from unibind.retrieval.index import INDEX_FILES, Backend, VectorIndex
 from unibind.retrieval.payload import (
+    INPUTS_NAME,
+    ITEMS_NAME,
     MEDIA_DIR,
     ItemCard,
     Neighbour,
@@ -38,6 +40,8 @@ from unibind.retrieval.payload import (
 )
 
 log = logging.getLogger(__name__)
+#: What a card index's save writes (and replaces as a whole).
+CARD_INDEX_FILES = (*INDEX_FILES, ITEMS_NAME, INPUTS_NAME, MEDIA_DIR)
 
 
 @dataclass
@@ -91,7 +95,8 @@ def build_card_index(
     on_error: OnError = "raise",
     skipped: SkipReport | None = None,
 ) -> VectorIndex:
-    """Embed ``entries`` with ``model`` and save the index with its cards, media and input settings in ``out``.
+    """Embed ``entries`` with ``model`` and save the index with its cards, media and input settings in ``out``,
+    as a whole (:func:`unibind.atomic.write_directory`: a kill while saving leaves the previous card index).
 
     Inputs are loaded by ``specs`` (modality -> spec; default specs for the others); an input shared by
     several entries (a graph node's image that is also an image item) is embedded once. ``media=False``
@@ -106,23 +111,28 @@ def build_card_index(
     entries = [e for e in entries if all(_key(m, raw) in vectors for m, raw in e.inputs().items())]
     if not entries:
         raise InputError(f"no item could be embedded; {skipped.count} skipped, first: {skipped.reasons[:1]}")
-    media_dir = out / MEDIA_DIR
-    shutil.rmtree(media_dir, ignore_errors=True)
-    media_dir.mkdir(parents=True)
     index = VectorIndex(model.embed_dim, dtype=dtype, backend=backend)  # type: ignore[arg-type]
-    cards = []
-    for position, entry in enumerate(entries):
+    for entry in entries:
         keys = [_key(m, raw) for m, raw in entry.inputs().items()]
         index.add([entry.id], torch.stack([vectors[key] for key in keys]).mean(0, keepdim=True), entry.modality)
-        shown = None
-        if media and entry.modality == Modality.MOTION and drawings.get(keys[0]) is not None:
-            shown = render_motion(drawings[keys[0]], media_dir, position)
-        elif media and (entry.media or entry.modality in (Modality.IMAGE, Modality.AUDIO)):
-            shown = copy_media(entry.media or entry.raw, media_dir, position)
-        cards.append(ItemCard(entry.id, entry.modality, entry.text, entry.label, shown, list(entry.neighbours)))
-    index.save(out)
-    write_items(out, cards)
-    write_inputs(out, specs)
+
+    def write(folder: Path) -> None:
+        media_dir = folder / MEDIA_DIR
+        media_dir.mkdir()
+        cards = []
+        for position, entry in enumerate(entries):
+            key = _key(*next(iter(entry.inputs().items())))
+            shown = None
+            if media and entry.modality == Modality.MOTION and drawings.get(key) is not None:
+                shown = render_motion(drawings[key], media_dir, position)
+            elif media and (entry.media or entry.modality in (Modality.IMAGE, Modality.AUDIO)):
+                shown = copy_media(entry.media or entry.raw, media_dir, position)
+            cards.append(ItemCard(entry.id, entry.modality, entry.text, entry.label, shown, list(entry.neighbours)))
+        index.write_files(folder)
+        write_items(folder, cards)
+        write_inputs(folder, specs)
+
+    write_directory(out, write, owned=CARD_INDEX_FILES)
     return index
 
 

@@ -34,6 +34,7 @@ Scoring = Literal["auto", "int8", "bfloat16", "float32"]
 FORMAT_VERSION = 1
 VECTORS_NAME = "vectors.safetensors"
 META_NAME = "index.json"
+INDEX_FILES = (VECTORS_NAME, META_NAME)
 
 
 @dataclass
@@ -249,6 +250,11 @@ class VectorIndex:
 
         Other files in ``directory`` (an index's cards and media) are left alone.
         """
+        return write_directory(directory, self.write_files, owned=INDEX_FILES)
+
+    def write_files(self, folder: Path) -> None:
+        """Write ``vectors.safetensors`` and ``index.json`` into ``folder`` as they are (not atomic: for a save
+        that writes more files with them through :func:`unibind.atomic.write_directory`)."""
         meta = {
             "format_version": FORMAT_VERSION,
             "dim": self.dim,
@@ -259,12 +265,8 @@ class VectorIndex:
             "modalities": self.modalities,
         }
         vectors = self.vectors.contiguous()
-
-        def write(folder: Path) -> None:
-            save_file({"vectors": vectors}, str(folder / VECTORS_NAME), metadata={"count": str(len(self))})
-            (folder / META_NAME).write_text(json.dumps(meta))
-
-        return write_directory(directory, write, owned=(VECTORS_NAME, META_NAME))
+        save_file({"vectors": vectors}, str(folder / VECTORS_NAME), metadata={"count": str(len(self))})
+        (folder / META_NAME).write_text(json.dumps(meta))
 
     @classmethod
     def load(cls, directory: str | Path) -> VectorIndex:

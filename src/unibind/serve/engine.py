@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from unibind.atomic import read_directory
 from unibind.embedder import UnifiedEmbedder
 from unibind.modalities import Modality, default_spec
 from unibind.retrieval import VectorIndex
@@ -55,7 +56,8 @@ class SearchEngine:
         num_input_docs: int = 10,
         rerank_candidates: int = 50,
     ) -> None:
-        self.index_dir = Path(index_dir).resolve()
+        # the folder holding the last complete save (a save killed after its commit leaves it pending)
+        self.index_dir = read_directory(Path(index_dir).resolve(), lambda folder: folder)
         self.index = VectorIndex.load(self.index_dir)
         self.cards = read_items(self.index_dir)
         self.model = UnifiedEmbedder.from_pretrained(model_dir).eval()
