@@ -110,7 +110,7 @@ def test_a_failed_save_keeps_the_previous_model(tiny_embedder: UnifiedEmbedder, 
 
 
 def test_damaged_weights_are_named(tiny_embedder: UnifiedEmbedder, tmp_path: Path) -> None:
-    from unibind.encoders.checkpoints import WeightsError
+    from unibind.weights import WeightsError
 
     tiny_embedder.save_pretrained(tmp_path)
     weights = tmp_path / "model.safetensors"

@@ -154,10 +154,14 @@ def main(argv: list[str] | None = None) -> int:
     from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in LIGHTNING_COMMANDS:
+        from unibind.modalities import InputError
         from unibind.training.cli import run_lightning_cli
 
-        # from the shell LightningCLI reads sys.argv itself (and warns when given both)
-        run_lightning_cli(None if from_command_line else argv)
+        try:
+            # from the shell LightningCLI reads sys.argv itself (and warns when given both)
+            run_lightning_cli(None if from_command_line else argv)
+        except InputError as err:  # a bad input named by its file (e.g. a --ckpt_path that is not a checkpoint)
+            raise SystemExit(f"unibind {argv[0]}: {err}") from None
         return 0
     args = build_parser().parse_args(argv)
     if args.command == "quickstart":

@@ -14,9 +14,9 @@ from torch import nn
 from unibind.atomic import read_directory, write_directory
 from unibind.config import class_path, import_class, to_jsonable
 from unibind.encoders.base import Encoder
-from unibind.encoders.checkpoints import load_safetensors
 from unibind.fusion import Aligner, AlignerOutput, ProjectionHead
 from unibind.modalities import Modality
+from unibind.weights import load_safetensors
 
 CONFIG_NAME = "unibind_config.json"
 WEIGHTS_NAME = "model.safetensors"

@@ -50,8 +50,15 @@ def cached_features(
     cache_root: Path,
     batch_size: int = 64,
     progress: bool = True,
+    names: Sequence[str] | None = None,
 ) -> torch.Tensor:
-    """``Tensor[N, encoder.width]`` for ``raws``, read from ``cache_root`` or computed and stored there."""
+    """``Tensor[N, encoder.width]`` for ``raws``, read from ``cache_root`` or computed and stored there.
+
+    ``names`` (one per raw: an id, a row) name the inputs in the spec's errors; without them the spec names an
+    input itself (a path by its path, a text as ``input``: a text is never named by its content).
+    """
+    if names is not None and len(names) != len(raws):
+        raise ValueError(f"{len(names)} names for {len(raws)} inputs")
     key = feature_cache_key(encoder, spec, raws)
     path = Path(cache_root) / f"{spec.modality}-{key[:24]}.safetensors"
     if path.is_file():
@@ -64,7 +71,10 @@ def cached_features(
     with torch.no_grad():
         steps = range(0, len(raws), batch_size)
         for start in tqdm(steps, desc=f"{spec.modality} features", unit="batch", disable=not progress, leave=False):
-            batch = spec.collate([spec.load(raw, item=str(raw)) for raw in raws[start : start + batch_size]])
+            stop = min(start + batch_size, len(raws))
+            batch = spec.collate(
+                [spec.load(raws[i], item=names[i] if names is not None else None) for i in range(start, stop)]
+            )
             chunks.append(encoder(batch).float().cpu())
     encoder.train(was_training)
     features = torch.cat(chunks) if chunks else torch.empty(0, encoder.width)

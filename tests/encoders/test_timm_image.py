@@ -6,7 +6,7 @@ import torch
 from safetensors.torch import save_file
 
 from unibind.encoders import TimmImageEncoder, load_timm_weights
-from unibind.encoders.checkpoints import load_state_dict
+from unibind.weights import load_state_dict
 
 
 def test_random_init_shapes() -> None:

@@ -7,9 +7,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import torch
 
 from unibind.datasets.manifest import ManifestError
-from unibind.evaluation.beir import bm25_run, read_beir
+from unibind.encoders.base import Encoder
+from unibind.evaluation.beir import bm25_run, dense_first_stage, read_beir
+from unibind.modalities import Modality
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "beir_scifact"
 
@@ -30,7 +33,7 @@ def test_reader_names_bad_rows(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match=r"test.tsv, line 24: document 'not-a-doc' is not in corpus.jsonl"):
         read_beir(tmp_path / "b")
     (tmp_path / "b" / "queries.jsonl").write_text('{"_id": "1"}\n')
-    with pytest.raises(ManifestError, match=r"queries.jsonl, line 1: field 'text' is missing"):
+    with pytest.raises(ManifestError, match=r"queries.jsonl, line 1 \(query '1'\): field 'text' is missing"):
         read_beir(tmp_path / "b")
 
 
@@ -85,3 +88,158 @@ def test_eval_beir_command(
     assert results["details"]["seconds_per_query"]["dense + E2Rank, n=5"] > 0
     assert results["benchmark"] == "beir"
     assert results["data"]["files"] == 3
+
+
+def write_beir(root: Path, corpus: list[dict | str], queries: list[dict], qrels: list[str]) -> Path:
+    """A BEIR folder; ``corpus`` rows are objects or raw JSON lines."""
+    root.mkdir(parents=True, exist_ok=True)
+    lines = [row if isinstance(row, str) else json.dumps(row) for row in corpus]
+    (root / "corpus.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (root / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries), encoding="utf-8")
+    (root / "qrels").mkdir(exist_ok=True)
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{r}\n" for r in qrels))
+    return root
+
+
+DOCS = [
+    {"_id": "d1", "title": "cat", "text": "the cat runs in the park"},
+    {"_id": "e1", "title": "", "text": ""},  # title and text empty
+    {"_id": "d2", "title": "dog", "text": "a dog eats food"},
+    {"_id": "e2", "text": ""},  # no title, empty text
+    {"_id": "e3", "title": None, "text": " \n\t "},  # null title, whitespace only
+    {"_id": "d3", "title": "movie", "text": "a man and a woman on the square"},
+]
+QUERIES = [{"_id": "q1", "text": "cat runs"}, {"_id": "q2", "text": "dog food"}, {"_id": "q3", "text": ""}]
+QRELS = ["q1\td1\t1", "q2\td2\t1", "q2\te1\t0"]  # q3 (empty) is not judged in this split
+
+
+def test_empty_documents_are_kept_and_counted(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING"):
+        data = read_beir(write_beir(tmp_path / "b", DOCS, QUERIES, QRELS))
+    assert list(data.corpus) == ["d1", "e1", "d2", "e2", "e3", "d3"]
+    assert data.empty_documents == ["e1", "e2", "e3"]
+    assert [data.document_text(d) for d in data.empty_documents] == ["", "", ""]
+    assert "3 of 6 documents are empty" in caplog.text
+    assert data.queries["q3"] == ""  # an empty query the split does not judge is left alone
+    run = bm25_run(data, ["q1", "q2"], k=6)
+    assert run["q1"]["d1"] > 0
+    assert run["q2"]["d2"] > 0
+    assert all(run[q].get(e, 0.0) == 0.0 for q in run for e in data.empty_documents)  # they never match
+
+
+def test_bm25_on_a_corpus_without_terms(tmp_path: Path) -> None:
+    docs = [{"_id": "e1", "text": ""}, {"_id": "e2", "title": "the", "text": "a"}]
+    data = read_beir(write_beir(tmp_path / "b", docs, [{"_id": "q", "text": "cat"}], ["q\te1\t1"]))
+    assert bm25_run(data, ["q"], k=5) == {"q": {"e1": 0.0, "e2": 0.0}}
+
+
+class LengthEncoder(Encoder):
+    """Text -> [length, 1]; records every batch; optionally a tokenizer that gives no token for ``""``."""
+
+    modality = Modality.TEXT
+    width = 2
+
+    def __init__(self, tokens_for_empty: bool = True) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(()))
+        self.batches: list[list[str]] = []
+        if not tokens_for_empty:
+            self.tokenize = lambda texts: {"attention_mask": torch.ones(len(texts), 0, dtype=torch.long)}
+
+    def forward(self, batch: list[str]) -> torch.Tensor:
+        self.batches.append(list(batch))
+        return torch.tensor([[float(len(t)), 1.0] for t in batch]) * self.weight
+
+
+@pytest.mark.parametrize("tokens_for_empty", [True, False], ids=["embeds-empty", "no-token-for-empty"])
+def test_dense_first_stage_embeds_empty_documents_once(tmp_path: Path, tokens_for_empty: bool) -> None:
+    data = read_beir(write_beir(tmp_path / "b", DOCS, QUERIES, QRELS))
+    encoder = LengthEncoder(tokens_for_empty)
+    dense = dense_first_stage(data, encoder, ["q1", "q2"], tmp_path / "cache", progress=False)
+    assert dense.doc_ids == list(data.corpus)
+    texts = [t for batch in encoder.batches for t in batch]
+    assert texts.count("") == (1 if tokens_for_empty else 0)  # one embedding serves every empty document
+    vectors = dict(zip(dense.index.ids, dense.index.vectors, strict=True))
+    expected = torch.tensor([0.0, 1.0]) if tokens_for_empty else torch.zeros(2)
+    for doc in data.empty_documents:
+        assert torch.equal(vectors[doc], expected)
+    assert set(dense.run(["q1"], k=6)["q1"]) == set(data.corpus)
+
+
+def test_eval_beir_completes_on_empty_documents(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    tiny_bert_dir: Path,
+) -> None:
+    from unibind.cli import main
+
+    monkeypatch.setenv("UNIBIND_CACHE", str(tmp_path / "cache"))
+    root = write_beir(tmp_path / "b", DOCS, QUERIES, QRELS)
+    out = tmp_path / "beir.json"
+    argv = ["eval", "beir", "--data", str(root), "--encoder", str(tiny_bert_dir), "--num-input-docs", "5"]
+    with caplog.at_level("WARNING"):
+        assert main([*argv, "--out", str(out)]) == 0
+    assert "3 of 6 documents are empty" in caplog.text
+    assert "2 queries (test)" in capsys.readouterr().out
+    rows = json.loads(out.read_text())["rows"]
+    assert set(rows) == {"BM25", "dense", "BM25 + E2Rank, n=5", "dense + E2Rank, n=5"}
+    assert all(0.0 <= row["ndcg@10"] <= 1.0 for row in rows.values())
+
+
+@pytest.mark.parametrize(
+    ("corpus", "message"),
+    [
+        (
+            [DOCS[0], '{"_id": "d2", "title": "dog", "text": "a \\u0007 dog"}'],
+            r"corpus.jsonl, line 2 \(document 'd2'\), field 'text': text holds the control character U\+0007",
+        ),
+        (
+            [DOCS[0], DOCS[2], {**DOCS[0], "text": "again"}],
+            r"corpus.jsonl, line 3 \(document 'd1'\): the id repeats line 1",
+        ),
+        ([DOCS[0], {"_id": "d2", "text": None}], r"corpus.jsonl, line 2 \(document 'd2'\): field 'text' is missing"),
+        (
+            [DOCS[0], {"_id": "d2", "title": 3, "text": "x"}],
+            r"line 2 \(document 'd2'\): field 'title' is missing or not",
+        ),
+        ([DOCS[0], {"_id": "", "text": "x"}], r"corpus.jsonl, line 2: field '_id' is empty"),
+    ],
+    ids=["control-character", "duplicate-id", "null-text", "number-title", "empty-id"],
+)
+def test_eval_beir_refuses_bad_documents_before_loading_the_encoder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, corpus: list, message: str
+) -> None:
+    from unibind.cli import main
+
+    monkeypatch.setenv("UNIBIND_CACHE", str(tmp_path / "cache"))
+    root = write_beir(tmp_path / "b", corpus, QUERIES[:1], ["q1\td1\t1"])
+    # the encoder does not exist: the error can only come from reading the data, before any model work
+    with pytest.raises(ManifestError, match=message):
+        main(["eval", "beir", "--data", str(root), "--encoder", str(tmp_path / "no-encoder")])
+
+
+def test_invalid_utf8_in_the_corpus_is_named(tmp_path: Path) -> None:
+    root = write_beir(tmp_path / "b", DOCS[:1], QUERIES[:1], ["q1\td1\t1"])
+    with (root / "corpus.jsonl").open("ab") as handle:
+        handle.write(b'{"_id": "d2", "text": "caf\xe9"}\n')
+    with pytest.raises(ManifestError, match=r"corpus.jsonl, line 2: not valid UTF-8"):
+        read_beir(root)
+    (root / "qrels" / "test.tsv").write_bytes(b"query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td\xff\t1\n")
+    (root / "corpus.jsonl").write_text(json.dumps(DOCS[0]) + "\n")
+    with pytest.raises(ManifestError, match=r"test.tsv, line 3: not valid UTF-8"):
+        read_beir(root)
+
+
+def test_control_characters_can_be_stripped(tmp_path: Path) -> None:
+    root = write_beir(tmp_path / "b", [{"_id": "d1", "title": "cat\x00", "text": "the\x1b cat"}], QUERIES[:1], [])
+    with pytest.raises(ManifestError, match=r"line 1 \(document 'd1'\), field 'title': .*U\+0000"):
+        read_beir(root)
+    assert read_beir(root, control_chars="strip").document_text("d1") == "cat the cat"
+
+
+def test_an_empty_query_the_split_judges_is_refused(tmp_path: Path) -> None:
+    root = write_beir(tmp_path / "b", DOCS, QUERIES, [*QRELS, "q3\td1\t1"])
+    with pytest.raises(ManifestError, match=r"test.tsv, line 5: query 'q3' is empty \(queries.jsonl, line 3\)"):
+        read_beir(root)

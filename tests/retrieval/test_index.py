@@ -119,7 +119,7 @@ def test_save_keeps_other_files_and_clears_old_temporaries(tmp_path: Path) -> No
 
 
 def test_a_damaged_vectors_file_is_named(tmp_path: Path) -> None:
-    from unibind.encoders.checkpoints import WeightsError
+    from unibind.weights import WeightsError
 
     index = VectorIndex(4)
     index.add(["a"], torch.ones(1, 4), "text")

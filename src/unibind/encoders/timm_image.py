@@ -9,9 +9,10 @@ import timm
 import torch
 
 from unibind.encoders.base import Encoder, normalize_images
-from unibind.encoders.checkpoints import convert_lukemelas_efficientnet, is_lukemelas_layout, load_state_dict
+from unibind.encoders.checkpoints import convert_lukemelas_efficientnet, is_lukemelas_layout
 from unibind.encoders.packaged import resolve_weights
 from unibind.modalities import Modality
+from unibind.weights import load_state_dict
 
 
 def load_timm_weights(model: torch.nn.Module, path: str) -> None:

@@ -4,6 +4,24 @@ Layout: ``corpus.jsonl`` (``_id``, ``title``, ``text``), ``queries.jsonl`` (``_i
 ``qrels/{split}.tsv`` (header ``query-id corpus-id score``). Documents are embedded as ``title + " " + text``,
 as BEIR does for sentence encoders.
 
+Input policy: :func:`read_beir` checks every row of the three files before any embedding or indexing, and
+every refusal is a :class:`~unibind.datasets.manifest.ManifestError` naming the file, the line and the id:
+
+- files are UTF-8 JSON lines (:func:`~unibind.datasets.manifest.read_jsonl`: bad bytes, bad JSON and repeated
+  keys are refused);
+- ``_id`` is a non-empty string (an integer is read as its decimal string) and unique within its file: a
+  repeated id is refused (BEIR's own loader would silently keep the last row);
+- ``text`` is a string; a document's ``title`` is a string, ``null`` or absent (``""``);
+- texts follow :class:`~unibind.modalities.TextSpec`: control characters other than whitespace are refused
+  (``control_chars="strip"`` removes them instead), whitespace runs collapse to one space; documents have no
+  length limit (encoders truncate), queries the spec's default;
+- a document whose title and text are both empty is kept, as BEIR keeps it: dense encoders embed it as the
+  empty string (:func:`dense_first_stage`), BM25 matches it with no query; read_beir logs a warning with their
+  count and lists them in :attr:`BeirData.empty_documents`;
+- an empty query is refused when the split's qrels judge it (nothing can be retrieved for it, and dropping it
+  would silently change the set of queries the metrics average over); empty queries of other splits are kept;
+- qrels rows name a known query and document and carry an integer score.
+
 First stages: BM25 with bm25s (Lu 2024; Okapi BM25 over a scipy sparse matrix, maintained, pure Python
 wheels, and on SciFact it reproduces rank_bm25 and the BEIR paper's Elasticsearch figure; k1 = 1.5,
 b = 0.75, English stop words, Snowball stemming by PyStemmer), and dense retrieval with any text encoder
@@ -12,76 +30,138 @@ through :class:`unibind.retrieval.VectorIndex` (document embeddings cached on di
 
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from unibind.datasets.manifest import ManifestError, read_jsonl
+from unibind.datasets.manifest import ManifestError, read_jsonl, read_table
 from unibind.encoders.base import Encoder
 from unibind.evaluation.ir_metrics import Run
 from unibind.features import cached_features
-from unibind.modalities import TextSpec
+from unibind.modalities import InputError, TextSpec
+from unibind.modalities.text import ControlChars
 from unibind.retrieval import VectorIndex
+
+log = logging.getLogger(__name__)
+
+#: Documents as the encoders see them: empty ones allowed, no length limit (the encoders truncate).
+DOCUMENT_SPEC = TextSpec(max_chars=None, allow_empty=True)
+#: Queries as the encoders see them: never empty (read_beir refuses the empty queries it would evaluate).
+QUERY_SPEC = TextSpec()
 
 
 @dataclass
 class BeirData:
-    """``corpus`` id -> ``{"title", "text"}``; ``queries`` id -> text; ``qrels`` query -> {doc: grade}."""
+    """``corpus`` id -> ``{"title", "text"}``; ``queries`` id -> text; ``qrels`` query -> {doc: grade};
+    ``empty_documents``: ids of the documents whose title and text are both empty (kept, as BEIR keeps them)."""
 
     corpus: dict[str, dict[str, str]]
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
+    empty_documents: list[str] = field(default_factory=list)
 
     def document_text(self, doc_id: str) -> str:
         doc = self.corpus[doc_id]
         return f"{doc['title']} {doc['text']}".strip()
 
 
-def _read_jsonl(path: Path, fields: tuple[str, ...]) -> list[dict]:
+def _read_texts(
+    path: Path, kind: str, fields: dict[str, bool], spec: TextSpec
+) -> tuple[dict[str, dict[str, str]], dict[str, int]]:
+    """``id -> {field: checked text}`` and ``id -> line`` of a BEIR JSONL file; ``fields`` maps each text field
+    to whether it is required (an optional one may be absent or ``null``: ``""``)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found (BEIR layout: corpus.jsonl, queries.jsonl, qrels/<split>.tsv)")
-    rows = []
+    rows: dict[str, dict[str, str]] = {}
+    lines: dict[str, int] = {}
     for number, row in read_jsonl(path, unit="line"):
-        missing = [f for f in fields if not isinstance(row.get(f), str)]
-        if missing:
-            raise ManifestError(f"{path}, line {number}: field {missing[0]!r} is missing or not a string")
-        rows.append(row)
-    return rows
+        row_id = row.get("_id")
+        if isinstance(row_id, int) and not isinstance(row_id, bool):
+            row_id = str(row_id)
+        if not isinstance(row_id, str):
+            raise ManifestError(f"{path}, line {number}: field '_id' is missing or not a string")
+        if not row_id:
+            raise ManifestError(f"{path}, line {number}: field '_id' is empty")
+        where = f"{path}, line {number} ({kind} {row_id!r})"
+        if row_id in lines:
+            raise ManifestError(f"{where}: the id repeats line {lines[row_id]}; ids must be unique")
+        texts = {}
+        for name, required in fields.items():
+            value = row.get(name)
+            if value is None and not required:
+                value = ""
+            if not isinstance(value, str):
+                raise ManifestError(f"{where}: field {name!r} is missing or not a string")
+            try:
+                texts[name] = spec.load(value, item=f"{where}, field {name!r}")
+            except InputError as err:
+                raise ManifestError(str(err)) from None
+        rows[row_id], lines[row_id] = texts, number
+    return rows, lines
 
 
-def read_beir(root: str | Path, split: str = "test") -> BeirData:
-    """Read a BEIR folder; qrels naming an unknown query or document raise ``ManifestError`` with the line."""
+def read_beir(root: str | Path, split: str = "test", control_chars: ControlChars = "refuse") -> BeirData:
+    """Read and check a BEIR folder before any work on it (the module's input policy); a bad row raises
+    ``ManifestError`` naming the file, the line and the id. ``control_chars="strip"`` removes control
+    characters from texts instead of refusing them."""
     root = Path(root)
-    corpus = {
-        row["_id"]: {"title": row.get("title") or "", "text": row["text"]}
-        for row in _read_jsonl(root / "corpus.jsonl", ("_id", "text"))
-    }
-    queries = {row["_id"]: row["text"] for row in _read_jsonl(root / "queries.jsonl", ("_id", "text"))}
+    spec = TextSpec(max_chars=None, control_chars=control_chars, allow_empty=True)
+    corpus_path = root / "corpus.jsonl"
+    corpus, _ = _read_texts(corpus_path, "document", {"title": False, "text": True}, spec)
+    query_spec = TextSpec(control_chars=control_chars, allow_empty=True)
+    queries_path = root / "queries.jsonl"
+    query_rows, query_lines = _read_texts(queries_path, "query", {"text": True}, query_spec)
+    queries = {query_id: row["text"] for query_id, row in query_rows.items()}
     qrels_path = root / "qrels" / f"{split}.tsv"
     if not qrels_path.is_file():
         raise FileNotFoundError(f"{qrels_path} not found")
+    qrels = _read_qrels(qrels_path, queries, query_lines, corpus)
+    empty = [doc_id for doc_id, doc in corpus.items() if not doc["title"] and not doc["text"]]
+    if empty:
+        log.warning(
+            "%s: %d of %d documents are empty (no title, no text), e.g. %s; they are kept, as BEIR keeps them: "
+            "dense encoders embed the empty string and BM25 matches them with no query",
+            corpus_path,
+            len(empty),
+            len(corpus),
+            ", ".join(repr(d) for d in empty[:3]),
+        )
+    return BeirData(corpus, queries, qrels, empty)
+
+
+def _read_qrels(
+    path: Path, queries: dict[str, str], query_lines: dict[str, int], corpus: dict[str, dict[str, str]]
+) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
-    with qrels_path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t")
-        if not {"query-id", "corpus-id", "score"} <= set(reader.fieldnames or []):
-            raise ManifestError(f"{qrels_path}: expected columns query-id, corpus-id, score; got {reader.fieldnames}")
-        for number, row in enumerate(reader, start=2):
-            query, doc = row["query-id"], row["corpus-id"]
-            if query not in queries:
-                raise ManifestError(f"{qrels_path}, line {number}: query {query!r} is not in queries.jsonl")
-            if doc not in corpus:
-                raise ManifestError(f"{qrels_path}, line {number}: document {doc!r} is not in corpus.jsonl")
-            try:
-                qrels.setdefault(query, {})[doc] = int(row["score"])
-            except ValueError as err:
-                raise ManifestError(f"{qrels_path}, line {number}: score {row['score']!r} is not an integer") from err
-    return BeirData(corpus, queries, qrels)
+    header, records = read_table(path, delimiter="\t", unit="line")
+    if not {"query-id", "corpus-id", "score"} <= set(header):
+        raise ManifestError(f"{path}: expected columns query-id, corpus-id, score; got {header}")
+    for number, row in records:
+        query, doc, score = row.get("query-id", ""), row.get("corpus-id", ""), row.get("score", "")
+        if query not in queries:
+            raise ManifestError(f"{path}, line {number}: query {query!r} is not in queries.jsonl")
+        if not queries[query]:
+            raise ManifestError(
+                f"{path}, line {number}: query {query!r} is empty (queries.jsonl, line {query_lines[query]}); "
+                "an empty query cannot be retrieved for: give it a text or drop its qrels rows"
+            )
+        if doc not in corpus:
+            raise ManifestError(f"{path}, line {number}: document {doc!r} is not in corpus.jsonl")
+        try:
+            qrels.setdefault(query, {})[doc] = int(score)
+        except ValueError as err:
+            raise ManifestError(f"{path}, line {number}: score {score!r} is not an integer") from err
+    return qrels
 
 
 def bm25_run(data: BeirData, query_ids: list[str], k: int = 100, stem: bool = True) -> Run:
-    """BM25 top-``k`` per query (bm25s, k1 1.5, b 0.75, English stop words, Snowball stemming)."""
+    """BM25 top-``k`` per query (bm25s, k1 1.5, b 0.75, English stop words, Snowball stemming).
+
+    Empty documents have no terms, so they score 0 for every query (they fill the list only when fewer than
+    ``k`` documents match).
+    """
     import bm25s
 
     stemmer = None
@@ -93,6 +173,8 @@ def bm25_run(data: BeirData, query_ids: list[str], k: int = 100, stem: bool = Tr
     tokens = bm25s.tokenize(
         [data.document_text(d) for d in doc_ids], stopwords="en", stemmer=stemmer, show_progress=False
     )
+    if not tokens.vocab:  # no document has a term (all empty or stop words): every score is 0
+        return {q: dict.fromkeys(doc_ids[:k], 0.0) for q in query_ids}
     retriever = bm25s.BM25(k1=1.5, b=0.75)
     retriever.index(tokens, show_progress=False)
     query_tokens = bm25s.tokenize(
@@ -124,20 +206,50 @@ class DenseFirstStage:
 def dense_first_stage(
     data: BeirData, encoder: Encoder, query_ids: list[str], cache: Path, progress: bool = True
 ) -> DenseFirstStage:
-    """Embed (or load the cached embeddings of) every document and the queries; build an exact index."""
+    """Embed (or load the cached embeddings of) every document and the queries; build an exact index.
+
+    Empty documents are embedded as the empty string, once for all of them (a tokenizer gives its special
+    tokens, e.g. ``[CLS] [SEP]``). An encoder whose tokenizer gives no token at all for ``""`` (no BOS or CLS)
+    has nothing to embed: those documents get the zero vector, which scores 0 with every query.
+    """
     doc_ids = list(data.corpus)
-    spec = TextSpec()
-    docs = cached_features(
-        encoder, spec, [data.document_text(d) for d in doc_ids], cache, batch_size=64, progress=progress
-    )
+    texts = [data.document_text(d) for d in doc_ids]
+    filled = [i for i, text in enumerate(texts) if text]
+    names = [f"document {doc_ids[i]!r}" for i in filled]
+    if len(filled) == len(doc_ids):
+        docs = cached_features(encoder, DOCUMENT_SPEC, texts, cache, batch_size=64, progress=progress, names=names)
+    else:
+        docs = torch.zeros(len(doc_ids), encoder.width)
+        if filled:
+            docs[filled] = cached_features(
+                encoder, DOCUMENT_SPEC, [texts[i] for i in filled], cache, 64, progress, names=names
+            )
+        empty = [i for i, text in enumerate(texts) if not text]
+        docs[empty] = _empty_text_embedding(encoder, cache, f"document {doc_ids[empty[0]]!r}")
     queries = cached_features(
-        encoder, spec, [data.queries[q] for q in query_ids], cache, batch_size=128, progress=False
+        encoder,
+        QUERY_SPEC,
+        [data.queries[q] for q in query_ids],
+        cache,
+        batch_size=128,
+        progress=False,
+        names=[f"query {q!r}" for q in query_ids],
     )
     index = VectorIndex(docs.shape[1])
     index.add(doc_ids, docs, "text")
     return DenseFirstStage(
         doc_ids, index, dict(zip(query_ids, torch.nn.functional.normalize(queries, dim=-1), strict=True))
     )
+
+
+def _empty_text_embedding(encoder: Encoder, cache: Path, name: str) -> torch.Tensor:
+    """``encoder``'s embedding of ``""``, or zeros when its tokenizer gives no token for it."""
+    tokenize = getattr(encoder, "tokenize", None)
+    if callable(tokenize):
+        mask = tokenize([""]).get("attention_mask")
+        if mask is not None and int(mask.sum()) == 0:
+            return torch.zeros(encoder.width)
+    return cached_features(encoder, DOCUMENT_SPEC, [""], cache, progress=False, names=[name])[0]
 
 
 def rerank_run(

@@ -28,6 +28,7 @@ from safetensors.torch import save_file
 from unibind.atomic import read_directory, write_directory
 from unibind.retrieval.int8 import Int8Rows, int8_available
 from unibind.retrieval.topk import OVERFETCH, rescore, top_k_chunked, top_k_half, top_k_rescored
+from unibind.weights import load_safetensors
 
 Backend = Literal["exact", "faiss-flat", "faiss-ivf", "faiss-hnsw"]
 Scoring = Literal["auto", "int8", "bfloat16", "float32"]
@@ -275,8 +276,6 @@ class VectorIndex:
 
     @classmethod
     def _read(cls, directory: Path) -> VectorIndex:
-        from unibind.encoders.checkpoints import load_safetensors  # imports the encoders: only when loading
-
         meta_path = directory / META_NAME
         if not meta_path.is_file():
             raise FileNotFoundError(f"{meta_path} not found: not a unibind index")

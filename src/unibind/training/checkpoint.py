@@ -12,6 +12,12 @@
   checkpoint through :class:`~unibind.training.loader.ResumableLoader`.
 
 It also saves at the end of training when the last step was not already saved.
+
+:func:`check_checkpoint` is what ``unibind fit|validate|test|predict --ckpt_path`` runs on the file before
+Lightning reads it: a file that ``torch.load(weights_only=True)`` cannot read (a pickle that needs arbitrary
+classes, a truncated file, something else) or that is not a Lightning checkpoint is a
+:class:`~unibind.weights.WeightsError` naming it, and nothing in it is unpickled beyond
+tensors and plain containers.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from unibind.atomic import replace_atomically
 from unibind.objectives.distributed import gather_objects, rank
+from unibind.weights import WeightsError, load_weights_only
 
 RANDOM_STATES_KEY = "unibind_random_states"  #: every rank's random states, in rank order
 
@@ -109,3 +116,37 @@ class ResumableCheckpoint(ModelCheckpoint):
         states = checkpoint.get(RANDOM_STATES_KEY)
         if states:
             set_random_states(states[rank() % len(states)])
+
+
+def check_checkpoint(path: str | Path) -> None:
+    """Refuse, naming the file, a checkpoint that Lightning could not load weights-only or that is not one.
+
+    The file is read with ``torch.load(weights_only=True)``, memory-mapped when it is in torch's zip format
+    (so the tensors of a large checkpoint are not read here): a pickle that needs other classes is refused
+    before anything in it runs. A folder (a sharded FSDP checkpoint) is left to Lightning.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return
+    if not path.is_file():
+        raise WeightsError(f"{path}: checkpoint not found")
+    checkpoint = load_weights_only(path, mmap=True)
+    if not isinstance(checkpoint, dict) or not {"state_dict", "pytorch-lightning_version"} <= checkpoint.keys():
+        raise WeightsError(
+            f"{path} is a torch file but not a Lightning checkpoint (no 'state_dict' and 'pytorch-lightning_version'"
+            " entries); --ckpt_path takes a .ckpt written by unibind fit"
+        )
+
+
+def last_checkpoint(trainer: L.Trainer) -> str | None:
+    """The file ``--ckpt_path last`` resumes from: as Lightning picks it, the newest of the checkpoint callbacks'
+    last checkpoints (:meth:`ResumableCheckpoint._find_last_checkpoints`) and on-exception checkpoints; ``None``
+    when there is none on the local disk."""
+    from lightning.pytorch.callbacks import OnExceptionCheckpoint
+
+    candidates = {cb.ckpt_path for cb in trainer.callbacks if isinstance(cb, OnExceptionCheckpoint)}
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint):
+            candidates |= callback._find_last_checkpoints(trainer)
+    found = [str(p) for p in candidates if p and os.path.isfile(p)]
+    return max(found, key=os.path.getmtime) if found else None

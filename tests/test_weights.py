@@ -8,8 +8,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from unibind.encoders.checkpoints import WeightsError, load_safetensors, load_state_dict, load_weights_only
 from unibind.modalities import InputError
+from unibind.weights import WeightsError, load_safetensors, load_state_dict, load_weights_only
 
 
 class _Marker:
@@ -64,13 +64,26 @@ def test_truncated_safetensors_and_torch_files_name_the_file(tmp_path: Path) -> 
     torch.save({"w": torch.arange(1000.0)}, tmp_path / "w.pt")
     whole = (tmp_path / "w.pt").read_bytes()
     (tmp_path / "cut.pt").write_bytes(whole[: len(whole) // 2])
-    with pytest.raises(WeightsError, match=r"cut\.pt: cannot be read as a torch checkpoint \(truncated"):
+    with pytest.raises(WeightsError, match=r"cut\.pt: cannot be read as a torch checkpoint, truncated\?"):
         load_weights_only(tmp_path / "cut.pt")
 
 
 def test_only_requested_keys_are_read(tmp_path: Path) -> None:
     save_file({"a": torch.ones(2), "b": torch.zeros(3)}, tmp_path / "w.safetensors")
     assert list(load_safetensors(tmp_path / "w.safetensors", keys={"b"})) == ["b"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", r"not a torch checkpoint \(the file is empty\)"),
+        (b"epoch: 3\n", r"not a torch checkpoint \(not torch's format"),
+    ],
+)
+def test_files_that_are_not_torch_files(tmp_path: Path, content: bytes, message: str) -> None:
+    (tmp_path / "w.pt").write_bytes(content)
+    with pytest.raises(WeightsError, match=message):
+        load_state_dict(tmp_path / "w.pt")
 
 
 def test_a_checkpoint_of_plain_values_is_not_a_state_dict(tmp_path: Path) -> None:
