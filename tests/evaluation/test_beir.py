@@ -182,8 +182,10 @@ def test_eval_beir_completes_on_empty_documents(
     with caplog.at_level("WARNING"):
         assert main([*argv, "--out", str(out)]) == 0
     assert "3 of 6 documents are empty" in caplog.text
-    assert "2 queries (test)" in capsys.readouterr().out
-    rows = json.loads(out.read_text())["rows"]
+    assert "2 queries (test); 6 documents, 3 of them empty (kept)" in capsys.readouterr().out
+    record = json.loads(out.read_text())
+    assert (record["details"]["documents"], record["details"]["empty_documents"]) == (6, 3)
+    rows = record["rows"]
     assert set(rows) == {"BM25", "dense", "BM25 + E2Rank, n=5", "dense + E2Rank, n=5"}
     assert all(0.0 <= row["ndcg@10"] <= 1.0 for row in rows.values())
 

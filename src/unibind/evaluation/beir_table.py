@@ -15,6 +15,7 @@ from unibind.cache import cache_dir
 from unibind.encoders import HFTextEncoder
 from unibind.evaluation.beir import bm25_run, dense_first_stage, read_beir, rerank_run
 from unibind.evaluation.ir_metrics import mean_metrics
+from unibind.modalities.text import ControlChars
 from unibind.rerank import E2RankReranker
 
 KEYS = ("ndcg@10", "recall@100", "mrr@10")
@@ -27,9 +28,11 @@ def beir_table(
     num_input_docs: Sequence[int] = (5, 10, 20),
     reranker_encoders: Sequence[str] = (),
     progress: bool = True,
+    control_chars: ControlChars = "refuse",
 ) -> dict:
-    """Metrics and rerank latency per row, for the queries of ``split`` that have relevant documents."""
-    data = read_beir(data_dir, split)
+    """Metrics and rerank latency per row, for the queries of ``split`` that have relevant documents, and the
+    count of empty documents (kept and embedded, as BEIR does)."""
+    data = read_beir(data_dir, split, control_chars)
     query_ids = sorted(q for q, judged in data.qrels.items() if any(g > 0 for g in judged.values()))
     cache = cache_dir() / "features"
     doc_encoder = HFTextEncoder(encoder, pooling="mean", max_length=256).lock()
@@ -55,6 +58,8 @@ def beir_table(
         "data": str(Path(data_dir).resolve()),
         "split": split,
         "queries": len(query_ids),
+        "documents": len(data.corpus),
+        "empty_documents": len(data.empty_documents),
         "encoder": encoder,
         "rows": rows,
     }

