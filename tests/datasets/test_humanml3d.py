@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from unibind.datasets.humanml3d import HumanML3D, read_split, read_stats, read_texts, read_tmr_annotations
-from unibind.datasets.manifest import ManifestError
+from unibind.datasets.text_files import ManifestError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 HUMANML3D = FIXTURES / "humanml3d"

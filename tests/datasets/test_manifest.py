@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from unibind.datasets import ManifestDataset, ManifestError, read_manifest
-from unibind.datasets.manifest import read_jsonl
+from unibind.datasets.text_files import read_jsonl
 from unibind.modalities import ImageSpec, InputError, TextSpec
 
 SPECS = {"image": ImageSpec(16), "text": TextSpec()}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from unibind.datasets.manifest import ManifestError
+from unibind.datasets.text_files import ManifestError
 from unibind.encoders.base import Encoder
 from unibind.evaluation.beir import bm25_run, dense_first_stage, read_beir
 from unibind.modalities import Modality

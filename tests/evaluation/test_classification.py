@@ -4,7 +4,7 @@ import pytest
 import torch
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from unibind.datasets.manifest import ManifestError
+from unibind.datasets.text_files import ManifestError
 from unibind.evaluation.classification import per_class, read_labels, zero_shot_manifest
 from unibind.evaluation.zero_shot import accuracy_and_macro_f1
 from unibind.modalities.base import InputError

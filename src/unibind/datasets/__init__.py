@@ -3,7 +3,6 @@
 from unibind.datasets.audio_captions import AudioCaptions, read_audiocaps, read_clotho, write_manifest
 from unibind.datasets.manifest import (
     ManifestDataset,
-    ManifestError,
     ManifestItem,
     SkipReport,
     collate_items,
@@ -21,6 +20,7 @@ from unibind.datasets.shards import (
     iter_records,
     open_shards,
 )
+from unibind.datasets.text_files import ManifestError
 
 __all__ = [
     "SHARD_INDEX",

@@ -26,16 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from unibind.datasets.manifest import (
-    ManifestError,
-    OnBad,
-    OnError,
-    SkipReport,
-    is_file,
-    read_table,
-    resolve_file,
-    resolve_inside,
-)
+from unibind.datasets.manifest import OnError, SkipReport
+from unibind.datasets.text_files import ManifestError, OnBad, is_file, read_table, resolve_file, resolve_inside
 
 #: File names tried, in order, for an AudioCaps clip.
 AUDIOCAPS_FILENAMES = (

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unibind.datasets.manifest import ManifestError, OnBad, OnError, SkipReport, read_json, read_lines
+from unibind.datasets.manifest import OnError, SkipReport
+from unibind.datasets.text_files import ManifestError, OnBad, read_json, read_lines
 from unibind.modalities import MotionSpec
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from unibind.atomic import atomic_write, replace_atomically
 from unibind.checksums import sha256_file
-from unibind.datasets.manifest import ManifestError, ManifestItem, OnError, read_manifest
+from unibind.datasets.manifest import ManifestItem, OnError, read_manifest
 from unibind.datasets.shards import (
     FORMAT,
     KEY_DIGITS,
@@ -28,6 +28,7 @@ from unibind.datasets.shards import (
     ShardSet,
     is_url,
 )
+from unibind.datasets.text_files import ManifestError
 from unibind.modalities import Modality
 
 log = logging.getLogger(__name__)

@@ -49,7 +49,7 @@ from typing import IO, Any, Literal
 import soundfile
 from PIL import Image
 
-from unibind.datasets.manifest import ManifestError
+from unibind.datasets.text_files import ManifestError
 from unibind.modalities import InputError, Modality, ModalitySpec
 from unibind.modalities.motion import read_npy
 

@@ -5,9 +5,9 @@ Layout: ``corpus.jsonl`` (``_id``, ``title``, ``text``), ``queries.jsonl`` (``_i
 as BEIR does for sentence encoders.
 
 Input policy: :func:`read_beir` checks every row of the three files before any embedding or indexing, and
-every refusal is a :class:`~unibind.datasets.manifest.ManifestError` naming the file, the line and the id:
+every refusal is a :class:`~unibind.datasets.text_files.ManifestError` naming the file, the line and the id:
 
-- files are UTF-8 JSON lines (:func:`~unibind.datasets.manifest.read_jsonl`: bad bytes, bad JSON and repeated
+- files are UTF-8 JSON lines (:func:`~unibind.datasets.text_files.read_jsonl`: bad bytes, bad JSON and repeated
   keys are refused);
 - ``_id`` is a non-empty string (an integer is read as its decimal string) and unique within its file: a
   repeated id is refused (BEIR's own loader would silently keep the last row);
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import torch
 
-from unibind.datasets.manifest import ManifestError, read_jsonl, read_table
+from unibind.datasets.text_files import ManifestError, read_jsonl, read_table
 from unibind.encoders.base import Encoder
 from unibind.evaluation.ir_metrics import Run
 from unibind.features import cached_features

@@ -16,7 +16,8 @@ from typing import Any
 
 import torch
 
-from unibind.datasets.manifest import ManifestError, OnError, read_jsonl, read_manifest
+from unibind.datasets.manifest import OnError, read_manifest
+from unibind.datasets.text_files import ManifestError, read_jsonl
 from unibind.embedder import UnifiedEmbedder
 from unibind.evaluation.embedding import embed_raw
 from unibind.evaluation.records import MetricDefinition

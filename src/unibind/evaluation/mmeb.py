@@ -29,7 +29,8 @@ from typing import Any
 
 import torch
 
-from unibind.datasets.manifest import OnError, SkipReport, read_jsonl
+from unibind.datasets.manifest import OnError, SkipReport
+from unibind.datasets.text_files import read_jsonl
 from unibind.evaluation.embedding import TextImageEmbedder, embed_pairs
 from unibind.evaluation.records import MetricDefinition
 

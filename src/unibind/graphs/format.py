@@ -31,15 +31,8 @@ from typing import Any, Literal
 
 import torch
 
-from unibind.datasets.manifest import (
-    ManifestError,
-    OnError,
-    SkipReport,
-    looks_like_modality,
-    read_jsonl,
-    read_table,
-    resolve_file,
-)
+from unibind.datasets.manifest import OnError, SkipReport, looks_like_modality
+from unibind.datasets.text_files import ManifestError, read_jsonl, read_table, resolve_file
 
 log = logging.getLogger(__name__)
 

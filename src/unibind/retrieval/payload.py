@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from unibind.atomic import atomic_write
-from unibind.datasets.manifest import read_jsonl
+from unibind.datasets.text_files import read_jsonl
 from unibind.modalities import ModalitySpec
 from unibind.modalities.settings import spec_from_settings, spec_settings
 from unibind.motion.render import save_gif
