@@ -67,6 +67,19 @@ def test_unreadable_item_raises_or_is_skipped_and_counted(tiny_embedder, tmp_pat
     assert results["details"]["classes"] == ["face", "tool"]
 
 
+def test_a_malformed_line_is_skipped_and_counted_not_fatal(tiny_embedder, tmp_path: Path) -> None:
+    (tmp_path / "ok.png").write_bytes((EMOJI / "images" / "1f600.png").read_bytes())
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_bytes(b'{"id": "a", "image": "ok.png", "label": "face"}\n{"id": "b", "ima\n\xff\xfe\n')
+    with pytest.raises(ManifestError, match=r"m.jsonl, row 2: not valid JSON"):
+        zero_shot_manifest(tiny_embedder.eval(), manifest, "image", "label", "{}", progress=False)
+    results = zero_shot_manifest(
+        tiny_embedder.eval(), manifest, "image", "label", "{}", on_error="skip", progress=False
+    )
+    assert results["details"]["items"] == 1
+    assert results["details"]["skipped"] == 2
+
+
 def test_spec_settings_reach_the_input_spec(tiny_embedder, tmp_path: Path) -> None:
     manifest = EMOJI / "test.jsonl"
     small = zero_shot_manifest(

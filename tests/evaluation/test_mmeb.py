@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 from tests.evaluation.lookup_embedder import LookupEmbedder
 
+from unibind.datasets.text_files import ManifestError
 from unibind.evaluation.mmeb import (
     MMEB_V1_TASKS,
     MMEBDataError,
@@ -181,6 +182,18 @@ def test_malformed_rows_are_named(tmp_path: Path, row: dict, message: str) -> No
     (tmp_path / "VOC2007.jsonl").write_text(json.dumps(good) + "\n" + json.dumps(row) + "\n")
     with pytest.raises(MMEBDataError, match=rf"VOC2007.jsonl, row 2.*{message}"):
         read_mmeb_dataset(tmp_path, "VOC2007")
+
+
+def test_a_malformed_jsonl_line_is_skipped_and_counted(tmp_path: Path) -> None:
+    (tmp_path / "eval_images").mkdir()
+    good = json.dumps({"qry_text": "q", "tgt_text": ["a"], "tgt_img_path": [""]}).encode()
+    (tmp_path / "VOC2007.jsonl").write_bytes(good + b"\n{not json\n\xff\xfe\n" + good + b"\n")
+    with pytest.raises(ManifestError, match=r"VOC2007\.jsonl, row 2: not valid JSON"):
+        read_mmeb_dataset(tmp_path, "VOC2007")
+    dataset = read_mmeb_dataset(tmp_path, "VOC2007", on_error="skip")
+    assert len(dataset.rows) == 2
+    assert dataset.skipped.count == 2
+    assert "row 3: not valid UTF-8" in dataset.skipped.reasons[1]
 
 
 def test_unknown_and_absent_datasets(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from unibind.datasets.manifest import OnError, read_manifest
-from unibind.datasets.text_files import ManifestError, read_jsonl
+from unibind.datasets.text_files import ManifestError, OnBad, read_jsonl
 from unibind.embedder import UnifiedEmbedder
 from unibind.evaluation.embedding import embed_raw
 from unibind.evaluation.records import MetricDefinition
@@ -35,10 +35,11 @@ METRICS = (
 )
 
 
-def read_labels(manifest: Path, label_field: str) -> dict[str, str]:
-    """``{item id: label}``; a row without the field, or with a non-string one, raises naming the row."""
+def read_labels(manifest: Path, label_field: str, on_bad: OnBad | None = None) -> dict[str, str]:
+    """``{item id: label}``; a row without the field, or with a non-string one, raises naming the row. Lines
+    that are not JSON objects raise too, or go to ``on_bad`` (a reader that skips them has counted them)."""
     labels = {}
-    for number, row in read_jsonl(manifest):
+    for number, row in read_jsonl(manifest, on_bad=on_bad):
         value = row.get(label_field)
         if not isinstance(value, str) or not value.strip():
             raise ManifestError(f"{manifest}, row {number}: field {label_field!r} must be a non-empty string")
@@ -83,7 +84,8 @@ def zero_shot_manifest(
     if modality == Modality.GRAPH:
         raise ValueError("graph nodes need their graph: use 'unibind graph fit' (it reports zero-shot accuracy)")
     items, skipped = read_manifest(manifest, [modality], on_error)
-    labels = read_labels(manifest, label_field)
+    counted = (lambda error: None) if on_error == "skip" else None  # read_manifest has counted bad lines
+    labels = read_labels(manifest, label_field, counted)
     label_source = read_labels(Path(classes_from), label_field) if classes_from else labels
     classes = sorted(set(label_source.values()) | {labels[item.id] for item in items})
     spec = spec_from_settings(modality, spec_settings) if spec_settings else default_spec(modality)

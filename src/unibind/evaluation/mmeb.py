@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from unibind.datasets.manifest import OnError, SkipReport
-from unibind.datasets.text_files import read_jsonl
+from unibind.datasets.text_files import OnBad, read_jsonl
 from unibind.evaluation.embedding import TextImageEmbedder, embed_pairs
 from unibind.evaluation.records import MetricDefinition
 
@@ -179,10 +179,11 @@ def parquet_files(path: Path) -> list[Path]:
     return sorted(path.glob("*.parquet")) if path.is_dir() else [path]
 
 
-def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """``(row number, row)`` pairs of a parquet file, a folder of parquet shards, or a JSON-lines file."""
+def read_rows(path: Path, on_bad: OnBad | None = None) -> list[tuple[int, dict[str, Any]]]:
+    """``(row number, row)`` pairs of a parquet file, a folder of parquet shards, or a JSON-lines file (whose
+    bad lines raise, or go to ``on_bad``)."""
     if path.suffix == ".jsonl":
-        return read_jsonl(path)
+        return read_jsonl(path, on_bad=on_bad)
     import pyarrow.parquet as pq
 
     rows: list[dict[str, Any]] = []
@@ -274,7 +275,8 @@ def read_mmeb_dataset(
         )
     dataset = MMEBDataset(entry, path, [])
     dataset.files = parquet_files(path)
-    for number, row in read_rows(path):
+    counted = (lambda error: dataset.skipped.add(str(error))) if on_error == "skip" else None
+    for number, row in read_rows(path, counted):
         try:
             parsed = parse_row(number, row, path, images, use_instructions)
         except MMEBDataError as error:
