@@ -91,6 +91,24 @@ def test_malformed_caption_lines_are_named(tmp_path: Path, line: str, message: s
         HumanML3D(root, "val")
 
 
+def test_in_skip_mode_a_bad_caption_line_costs_only_that_line(tmp_path: Path) -> None:
+    root = _layout(tmp_path, ["a person walks.#a/DET#0.0#0.0", "text#tok#a#b", "then turns.#then/ADV#0.0#0.0"])
+    with pytest.raises(ManifestError, match=r"012314\.txt, line 2: start/end must be numbers"):
+        HumanML3D(root, "val")
+    dataset = HumanML3D(root, "val", on_error="skip")
+    assert dataset.items[0].captions == ["a person walks.", "then turns."]
+    assert dataset.skipped.count == 1
+    assert "012314.txt, line 2" in dataset.skipped.reasons[0]
+
+
+def test_a_damaged_motion_file_is_named_or_skipped(tmp_path: Path) -> None:
+    root = _layout(tmp_path, ["a person walks.#a/DET#0.0#0.0"])
+    (root / "new_joint_vecs" / "012314.npy").write_bytes(b"\x93NUMPY garbage")
+    with pytest.raises(ManifestError, match=r"012314\.npy: not a plain \.npy motion array"):
+        HumanML3D(root, "val")
+    assert [item.id for item in HumanML3D(root, "val", on_error="skip").items] == ["000000"]
+
+
 def test_captions_without_a_motion(tmp_path: Path) -> None:
     root = _layout(tmp_path, ["a person walks.#a/DET#0.0#0.0"])
     (root / "new_joint_vecs" / "012314.npy").unlink()

@@ -187,7 +187,8 @@ class HumanML3D:
         self.stats_dir = Path(stats_dir) if stats_dir else self.root
         self.skipped = SkipReport()
         self.split_file = Path(split_file or self.root / f"{split}.txt")
-        ids = read_split(self.split_file)
+        self._on_bad = (lambda error: self.skipped.add(str(error))) if on_error == "skip" else None
+        ids = read_split(self.split_file, self._on_bad)
         self.items: list[MotionTextItem] = []
         for motion_id in ids:
             try:
@@ -204,13 +205,16 @@ class HumanML3D:
         motion_path = self.motion_dir / f"{motion_id}.npy"
         if not motion_path.is_file():
             raise ManifestError(f"{texts}: captions without a motion ({motion_path} not found)")
-        frames = np.load(motion_path, mmap_mode="r", allow_pickle=False).shape[0]
+        try:
+            frames = np.load(motion_path, mmap_mode="r", allow_pickle=False).shape[0]
+        except (ValueError, OSError, EOFError, SyntaxError, IndexError) as err:
+            raise ManifestError(f"{motion_path}: not a plain .npy motion array ({err})") from err
         fmt, items, whole = self.format, [], []
         if not fmt.min_frames <= frames < fmt.max_frames_exclusive:
             raise ManifestError(
                 f"{motion_path}: {frames} frames, outside [{fmt.min_frames}, {fmt.max_frames_exclusive}) (left out)"
             )
-        for k, caption in enumerate(read_texts(texts)):
+        for k, caption in enumerate(read_texts(texts, self._on_bad)):
             if caption.whole_clip:
                 whole.append(caption.text)
                 continue
@@ -219,7 +223,7 @@ class HumanML3D:
                 items.append(MotionTextItem(f"{motion_id}#{k}", motion_id, [caption.text], start, end))
             else:
                 self.skipped.add(
-                    f"{texts}, line {k + 1}: sub-clip {start}-{end} of {frames} frames is too short or long"
+                    f"{texts}, line {caption.line}: sub-clip {start}-{end} of {frames} frames is too short or long"
                 )
         if whole:
             items.insert(0, MotionTextItem(motion_id, motion_id, whole))
