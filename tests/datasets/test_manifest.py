@@ -99,6 +99,24 @@ def test_skip_counts_bad_rows(folder: Path) -> None:
     assert "row 3" in skipped.reasons[1]
 
 
+def test_captions_are_checked_by_the_text_spec_before_any_loading(folder: Path) -> None:
+    path = write_jsonl(
+        folder / "m.jsonl",
+        [
+            {"id": "a", "image": "img/a.png", "text": "x"},
+            {"id": "b", "image": "img/b.png", "text": ["fine", "bell \u0007 here"]},
+        ],
+    )
+    with pytest.raises(
+        InputError, match=r"m\.jsonl, row 2 \(b\), field 'text': text holds the control character U\+0007"
+    ):
+        ManifestDataset(path, SPECS)
+    dataset = ManifestDataset(path, SPECS, on_error="skip")
+    assert [item.id for item in dataset.items] == ["a"]
+    assert dataset.skipped.count == 1
+    assert len(ManifestDataset(path, {"image": ImageSpec(16)})) == 2  # captions not read, not checked
+
+
 def test_corrupt_file_raises_or_is_skipped_and_counted(folder: Path) -> None:
     (folder / "img" / "corrupt.png").write_bytes(b"not an image")
     path = write_jsonl(

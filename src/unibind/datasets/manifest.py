@@ -259,8 +259,30 @@ class ManifestDataset(Dataset):
         self.on_error = on_error
         self.text_sampling = text_sampling
         self.items, self.skipped = read_manifest(self.path, list(self.specs), on_error, duplicate_ids)
+        self.items = self._with_valid_texts(self.items)
         groups = {item.group or item.id for item in self.items}
         self.group_index = {name: i for i, name in enumerate(sorted(groups))}
+
+    def _with_valid_texts(self, items: list[ManifestItem]) -> list[ManifestItem]:
+        """Every caption checked by the text spec now, before any training or embedding: a bad one (a control
+        character, too long) raises naming its row, or drops and counts its item with ``on_error="skip"``."""
+        spec = self.specs.get(Modality.TEXT)
+        if spec is None:
+            return items
+        kept = []
+        for item in items:
+            try:
+                for text in item.fields.get(Modality.TEXT, []):
+                    spec.load(text, item=f"{self.path}, row {item.row} ({item.id}), field 'text'")
+            except InputError as err:
+                if self.on_error == "raise":
+                    raise
+                self.skipped.add(str(err))
+                continue
+            kept.append(item)
+        if not kept:
+            raise ManifestError(f"{self.path}: no usable rows ({self.skipped.count} skipped)")
+        return kept
 
     def __len__(self) -> int:
         return len(self.items)
