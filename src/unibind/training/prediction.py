@@ -24,7 +24,7 @@ import lightning as L
 import torch
 from safetensors.torch import load_file, save_file
 
-from unibind.atomic import atomic_write, replace_atomically
+from unibind.atomic import atomic_write, write_directory
 
 EMBEDDINGS_NAME = "embeddings.safetensors"
 IDS_NAME = "ids.json"
@@ -127,14 +127,10 @@ def merge_parts(parts_dir: Path, out_dir: Path) -> dict[str, int]:
         merged[modality] = torch.cat(vectors[modality])[keep].contiguous()
         merged[f"{modality}.index"] = index[first].contiguous()
         merged_ids[modality] = [ids[modality][i] for i in keep.tolist()]
-    temporary, previous = out_dir.with_name(f".{out_dir.name}.tmp"), out_dir.with_name(f".{out_dir.name}.old")
-    for stale in (temporary, previous):
-        shutil.rmtree(stale, ignore_errors=True)
-    temporary.mkdir(parents=True)
-    save_file(merged, str(temporary / EMBEDDINGS_NAME))
-    (temporary / IDS_NAME).write_text(json.dumps(merged_ids))
-    if out_dir.exists():
-        out_dir.rename(previous)
-    replace_atomically(temporary, out_dir)
-    shutil.rmtree(previous, ignore_errors=True)
+
+    def write(folder: Path) -> None:
+        save_file(merged, str(folder / EMBEDDINGS_NAME))
+        (folder / IDS_NAME).write_text(json.dumps(merged_ids))
+
+    write_directory(out_dir, write, owned=(EMBEDDINGS_NAME, IDS_NAME))  # both files or neither, even on a kill
     return {modality: len(merged_ids[modality]) for modality in merged_ids}
