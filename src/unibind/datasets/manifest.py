@@ -85,6 +85,17 @@ class SkipReport:
     def note_field(self, name: str) -> None:
         self.unknown_fields[name] = self.unknown_fields.get(name, 0) + 1
 
+    def warn_unknown_fields(self, path: Path, unit: str, read: Sequence[str]) -> None:
+        """Log one warning listing the modality-like fields not read (with how many ``unit`` carry each)."""
+        if self.unknown_fields:
+            counts = ", ".join(f"{name!r} ({n} {unit})" for name, n in self.unknown_fields.items())
+            log.warning(
+                "%s: fields that look like modality names are not read: %s; the fields read are %s",
+                path,
+                counts,
+                ", ".join(read),
+            )
+
 
 @lru_cache(maxsize=4096)
 def looks_like_modality(name: str) -> bool:
@@ -163,14 +174,7 @@ def read_manifest(
             path,
             skipped.merged_ids,
         )
-    if skipped.unknown_fields:
-        counts = ", ".join(f"{name!r} ({n} rows)" for name, n in skipped.unknown_fields.items())
-        log.warning(
-            "%s: fields that look like modality names are not read: %s; modality fields are %s",
-            path,
-            counts,
-            ", ".join(sorted(MODALITY_NAMES)),
-        )
+    skipped.warn_unknown_fields(path, "rows", sorted(MODALITY_NAMES))
     if not items:
         first = f"; first: {skipped.reasons[0]}" if skipped.count else ""
         raise ManifestError(f"{path}: no usable rows ({skipped.count} skipped{first})")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +32,6 @@ import torch
 
 from unibind.datasets.manifest import OnError, SkipReport, looks_like_modality
 from unibind.datasets.text_files import ManifestError, read_jsonl, read_table, resolve_file
-
-log = logging.getLogger(__name__)
 
 ATTRIBUTES = ("text", "image", "audio")
 #: Header spellings of an edge's two ends, tried case-insensitively; exactly one pair must be present.
@@ -202,14 +199,7 @@ def read_graph(
         for modality in ATTRIBUTES:
             attributes[modality].append(values[modality])
         labels.append(label)
-    if skipped.unknown_fields:
-        counts = ", ".join(f"{name!r} ({n} nodes)" for name, n in skipped.unknown_fields.items())
-        log.warning(
-            "%s: node fields that look like modality names are not read: %s; read are %s",
-            nodes,
-            counts,
-            ", ".join(ATTRIBUTES),
-        )
+    skipped.warn_unknown_fields(nodes, "nodes", ATTRIBUTES)
     if not ids:
         raise GraphFormatError(f"{nodes}: the graph has no nodes")
     index = {node_id: i for i, node_id in enumerate(ids)}
