@@ -61,6 +61,44 @@ def test_refuses_foreign_class_paths(tiny_embedder: UnifiedEmbedder, tmp_path: P
         UnifiedEmbedder.from_pretrained(tmp_path)
 
 
+def test_remote_code_and_paths_leaving_the_assets_are_refused(tiny_bert_dir: Path, tmp_path: Path) -> None:
+    from unibind.weights import WeightsError
+
+    UnifiedEmbedder({"text": HFTextEncoder(str(tiny_bert_dir))}, 16, DenseAligner(16)).save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / CONFIG_NAME).read_text())
+    config = json.loads(json.dumps(saved))
+    config["encoders"]["text"]["init_args"]["trust_remote_code"] = True
+    (tmp_path / CONFIG_NAME).write_text(json.dumps(config))
+    with pytest.raises(WeightsError, match="encoder 'text' asks for trust_remote_code"):
+        UnifiedEmbedder.from_pretrained(tmp_path)
+    config = json.loads(json.dumps(saved))
+    config["encoders"]["text"]["init_args"]["model_name_or_path"] = str(tiny_bert_dir)  # outside the folder
+    (tmp_path / CONFIG_NAME).write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="leaves the assets"):
+        UnifiedEmbedder.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"{not json", "not a unibind model config"),
+        (b"\xff\xfe{}", "not a unibind model config"),
+        (b"[1, 2]", "a JSON object is expected"),
+        (b'{"format_version": 1, "encoders": {}, "aligner": {}}', "'embed_dim' is missing"),
+        (
+            b'{"format_version": 1, "encoders": {"text": 3}, "aligner": {}, "embed_dim": 8}',
+            "'text' needs a 'class_path'",
+        ),
+    ],
+)
+def test_a_broken_config_is_named(tmp_path: Path, content: bytes, message: str) -> None:
+    from unibind.weights import WeightsError
+
+    (tmp_path / CONFIG_NAME).write_bytes(content)
+    with pytest.raises(WeightsError, match=rf"{CONFIG_NAME}: .*{message}"):
+        UnifiedEmbedder.from_pretrained(tmp_path)
+
+
 def test_not_a_model_directory(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="not a unibind model directory"):
         UnifiedEmbedder.from_pretrained(tmp_path)

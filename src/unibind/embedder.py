@@ -16,7 +16,7 @@ from unibind.config import class_path, import_class, to_jsonable
 from unibind.encoders.base import Encoder
 from unibind.fusion import Aligner, AlignerOutput, ProjectionHead
 from unibind.modalities import Modality
-from unibind.weights import load_safetensors
+from unibind.weights import WeightsError, load_safetensors
 
 CONFIG_NAME = "unibind_config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -110,22 +110,22 @@ class UnifiedEmbedder(nn.Module):
         return write_directory(directory, write, owned=(WEIGHTS_NAME, CONFIG_NAME, ASSETS_DIR))
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, modalities: Iterable[str] | None = None) -> UnifiedEmbedder:
+    def from_pretrained(
+        cls, directory: str | Path, modalities: Iterable[str] | None = None, trust_remote_code: bool = False
+    ) -> UnifiedEmbedder:
         """Rebuild a saved model, only with the encoders of ``modalities`` (default: all), and load its weights.
 
         Nothing is unpickled: the config is JSON, each class is checked to be an ``Encoder`` or
-        ``Aligner`` before it is built, and tensors come from safetensors. Reads the last complete save.
+        ``Aligner`` before it is built, and tensors come from safetensors. Reads the last complete save. A
+        config asking for ``trust_remote_code`` is refused unless the caller passes ``trust_remote_code=True``.
+        A config that is not JSON or lacks a part is a :class:`~unibind.weights.WeightsError` naming it.
         """
-        return read_directory(directory, lambda folder: cls._read(folder, modalities))
+        return read_directory(directory, lambda folder: cls._read(folder, modalities, trust_remote_code))
 
     @classmethod
-    def _read(cls, directory: Path, modalities: Iterable[str] | None) -> UnifiedEmbedder:
+    def _read(cls, directory: Path, modalities: Iterable[str] | None, trust_remote_code: bool) -> UnifiedEmbedder:
         config_path = directory / CONFIG_NAME
-        if not config_path.is_file():
-            raise FileNotFoundError(f"{config_path} not found: not a unibind model directory")
-        config = json.loads(config_path.read_text())
-        if config.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{config_path}: format_version {config.get('format_version')} is not {FORMAT_VERSION}")
+        config = read_model_config(config_path)
         wanted = list(config["encoders"]) if modalities is None else [str(Modality(m)) for m in modalities]
         unknown = [m for m in wanted if m not in config["encoders"]]
         if unknown:
@@ -133,6 +133,11 @@ class UnifiedEmbedder(nn.Module):
         encoders = {}
         for name in wanted:
             spec = config["encoders"][name]
+            if spec["init_args"].get("trust_remote_code") and not trust_remote_code:
+                raise WeightsError(
+                    f"{config_path}: encoder {name!r} asks for trust_remote_code, which runs code from the model's "
+                    "files; pass trust_remote_code=True to from_pretrained if you trust them"
+                )
             encoder_cls = import_class(spec["class_path"], Encoder)
             encoders[name] = encoder_cls.from_rebuild_args(spec["init_args"], directory / ASSETS_DIR / name)
         aligner = import_class(config["aligner"]["class_path"], Aligner)(**config["aligner"]["init_args"])
@@ -144,3 +149,28 @@ class UnifiedEmbedder(nn.Module):
             raise ValueError(f"{directory / WEIGHTS_NAME} lacks {len(missing)} tensors, e.g. {missing[:3]}")
         model.load_state_dict(state)
         return model.eval()
+
+
+def read_model_config(path: Path) -> dict[str, Any]:
+    """A saved model's ``unibind_config.json``, checked for its parts; anything else is a ``WeightsError``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: not a unibind model directory")
+    try:
+        config = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise WeightsError(f"{path}: not a unibind model config (not UTF-8 JSON: {err})") from None
+    if not isinstance(config, dict):
+        raise WeightsError(f"{path}: not a unibind model config (a JSON object is expected)")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise WeightsError(f"{path}: format_version {config.get('format_version')!r} is not {FORMAT_VERSION}")
+    parts = {"encoders": dict, "aligner": dict, "embed_dim": int}
+    for key, kind in parts.items():
+        if not isinstance(config.get(key), kind):
+            raise WeightsError(f"{path}: {key!r} is missing or not a {kind.__name__}")
+    for name, part in [*config["encoders"].items(), ("aligner", config["aligner"])]:
+        if not isinstance(part, dict) or not isinstance(part.get("class_path"), str):
+            raise WeightsError(f"{path}: {name!r} needs a 'class_path' string")
+        if not isinstance(part.get("init_args", {}), dict):
+            raise WeightsError(f"{path}: {name!r} 'init_args' must be an object")
+        part.setdefault("init_args", {})
+    return config

@@ -31,4 +31,8 @@ class HFDirectoryEncoder(Encoder):
 
     @classmethod
     def from_rebuild_args(cls, args: dict[str, Any], assets_dir: Path) -> Encoder:
-        return cls(**{**args, "model_name_or_path": str(assets_dir / args["model_name_or_path"])})
+        """Rebuild from the assets folder; a saved path that leaves it (``..``, absolute) is refused."""
+        source = (assets_dir / str(args.get("model_name_or_path", "."))).resolve()
+        if not source.is_relative_to(assets_dir.resolve()):
+            raise ValueError(f"{assets_dir}: model_name_or_path {args.get('model_name_or_path')!r} leaves the assets")
+        return cls(**{**args, "model_name_or_path": str(source)})
