@@ -55,6 +55,7 @@ bench: install
 	$(PY) benchmarks/audio_pipeline.py --quick
 	$(PY) benchmarks/exact_search.py --quick
 	$(PY) benchmarks/rerank_latency.py --quick
+	$(PY) benchmarks/image_strip_memory.py --quick
 
 clean:
 	rm -rf $(VENV) runs
