@@ -7,7 +7,6 @@ import pytest
 from PIL import Image
 
 from unibind.datasets import ManifestDataset, ManifestError, read_manifest
-from unibind.datasets.text_files import read_jsonl
 from unibind.modalities import ImageSpec, InputError, TextSpec
 
 SPECS = {"image": ImageSpec(16), "text": TextSpec()}
@@ -346,13 +345,3 @@ def test_hostile_values_are_named(folder: Path, row: dict, message: str) -> None
         read_manifest(path, ["image", "text"])
     items, report = read_manifest(path, ["image", "text"], on_error="skip")
     assert ([i.id for i in items], report.count) == (["ok"], 1)
-
-
-def test_read_jsonl_raises_by_default_and_reports_to_on_bad(tmp_path: Path) -> None:
-    path = tmp_path / "corpus.jsonl"
-    path.write_bytes(b'{"_id": "1"}\n\xff\n{"_id": "3"}\n{bad\n')
-    with pytest.raises(ManifestError, match=r"corpus\.jsonl, line 2: not valid UTF-8"):
-        read_jsonl(path, unit="line")
-    errors: list[ManifestError] = []
-    assert read_jsonl(path, unit="line", on_bad=errors.append) == [(1, {"_id": "1"}), (3, {"_id": "3"})]
-    assert [re.search(r"line \d+", str(e))[0] for e in errors] == ["line 2", "line 4"]
