@@ -82,7 +82,8 @@ def test_eval_beir_command(
     printed = capsys.readouterr().out
     assert "20 queries (test)" in printed
     results = json.loads(out.read_text())
-    assert set(results["rows"]) == {"BM25", "dense", "BM25 + E2Rank, n=5", "dense + E2Rank, n=5"}
+    stages = ["BM25", "dense", "hybrid (RRF)", "hybrid (z-score)"]
+    assert set(results["rows"]) == {*stages, *(f"{stage} + E2Rank, n=5" for stage in stages)}
     bm25 = results["rows"]["BM25"]
     assert 0.0 < bm25["ndcg@10"] <= 1.0
     assert results["details"]["seconds_per_query"]["dense + E2Rank, n=5"] > 0
@@ -186,7 +187,8 @@ def test_eval_beir_completes_on_empty_documents(
     record = json.loads(out.read_text())
     assert (record["details"]["documents"], record["details"]["empty_documents"]) == (6, 3)
     rows = record["rows"]
-    assert set(rows) == {"BM25", "dense", "BM25 + E2Rank, n=5", "dense + E2Rank, n=5"}
+    stages = ["BM25", "dense", "hybrid (RRF)", "hybrid (z-score)"]
+    assert set(rows) == {*stages, *(f"{stage} + E2Rank, n=5" for stage in stages)}
     assert all(0.0 <= row["ndcg@10"] <= 1.0 for row in rows.values())
 
 
@@ -245,3 +247,70 @@ def test_an_empty_query_the_split_judges_is_refused(tmp_path: Path) -> None:
     root = write_beir(tmp_path / "b", DOCS, QUERIES, [*QRELS, "q3\td1\t1"])
     with pytest.raises(ManifestError, match=r"test.tsv, line 5: query 'q3' is empty \(queries.jsonl, line 3\)"):
         read_beir(root)
+
+
+def test_hybrid_first_stages_are_fused_lists_scored_like_trec_eval() -> None:
+    """The hybrid rows: RRF and z-score fusion checked by hand, their metrics against pytrec_eval."""
+    pytrec_eval = pytest.importorskip("pytrec_eval")
+    from unibind.evaluation.beir import fused_run
+    from unibind.evaluation.ir_metrics import per_query
+
+    data = read_beir(FIXTURE)
+    queries = sorted(data.qrels)
+    bm25 = bm25_run(data, queries, k=50)
+    generator = torch.Generator().manual_seed(0)
+    docs = list(data.corpus)
+    other = {
+        q: {docs[int(i)]: float(torch.rand((), generator=generator)) for i in torch.randperm(199)[:50]} for q in queries
+    }
+    rrf, zscore = fused_run([bm25, other], "rrf", k=100), fused_run([bm25, other], "zscore", k=100)
+    for query in queries:
+        ranks = [
+            {d: r for r, d in enumerate(sorted(run[query], key=lambda d: -run[query][d]), 1)} for run in (bm25, other)
+        ]
+        naive = {d: sum(1 / (60 + rank[d]) for rank in ranks if d in rank) for d in set(ranks[0]) | set(ranks[1])}
+        assert rrf[query] == pytest.approx(naive)
+        stats = [
+            (sum(r[query].values()) / len(r[query]), torch.tensor(list(r[query].values())).std(unbiased=False))
+            for r in (bm25, other)
+        ]
+        naive_z = {
+            d: sum(
+                float((run[query][d] - mean) / std)
+                for run, (mean, std) in zip((bm25, other), stats, strict=True)
+                if d in run[query]
+            )
+            for d in naive
+        }
+        assert zscore[query] == pytest.approx(naive_z, abs=1e-5)
+    for fused in (rrf, zscore):
+        reference = pytrec_eval.RelevanceEvaluator(data.qrels, {"ndcg_cut_10", "recall_100"}).evaluate(fused)
+        for query, metrics in per_query(fused, data.qrels).items():
+            assert metrics["ndcg@10"] == pytest.approx(reference[query]["ndcg_cut_10"], abs=1e-9)
+            assert metrics["recall@100"] == pytest.approx(reference[query]["recall_100"], abs=1e-9)
+
+
+def test_interpolation_is_chosen_on_another_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_bert_dir: Path
+) -> None:
+    from unibind.cli import main
+
+    monkeypatch.setenv("UNIBIND_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "b"
+    shutil.copytree(FIXTURE, root)
+    test_qrels = (root / "qrels" / "test.tsv").read_text().splitlines()
+    (root / "qrels" / "train.tsv").write_text("\n".join(test_qrels[:1] + test_qrels[1:8]) + "\n")
+    (root / "qrels" / "test.tsv").write_text("\n".join(test_qrels[:1] + test_qrels[8:]) + "\n")
+    out = tmp_path / "beir.json"
+    argv = ["eval", "beir", "--data", str(root), "--encoder", str(tiny_bert_dir), "--num-input-docs", "5"]
+    assert main([*argv, "--interpolation-split", "train", "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    interpolated = [name for name in record["rows"] if "chosen on train" in name]
+    assert len(interpolated) == 4  # one per first stage
+    curves = record["details"]["validation_ndcg@10"]
+    assert all(len(curve) == 11 for curve in curves.values())
+    for name in interpolated:
+        a = name.split("(a=")[1].split(",")[0]
+        assert curves[name][a] == max(curves[name].values())
+    with pytest.raises(ValueError, match="another split"):
+        main([*argv, "--interpolation-split", "test"])

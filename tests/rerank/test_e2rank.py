@@ -64,3 +64,68 @@ def test_rerank_moves_the_relevant_document_up(tokenizer) -> None:
     assert [doc for doc, _ in ranked][:2] == ["d1", "d0"]
     assert ranked[-1][0] == "d3"  # beyond the depth: first-stage order, after the reranked ones
     assert ranked[-1][1] < min(score for _, score in ranked[:3])
+
+
+@pytest.fixture
+def tiny_text_encoder(tiny_bert_dir: Path):
+    from unibind.encoders import HFTextEncoder
+
+    return HFTextEncoder(str(tiny_bert_dir), pooling="mean", max_length=128).lock().eval()
+
+
+def _lists(seed: int, queries: int = 7) -> tuple[list[str], list[list[str]], list[list[str]]]:
+    generator = torch.Generator().manual_seed(seed)
+    words = ["cat", "dog", "red", "blue", "fish", "bird", "tree", "car", "house", "river"]
+    pick = lambda k: " ".join(words[int(i)] for i in torch.randint(0, len(words), (k,), generator=generator))  # noqa: E731
+    texts = [[pick(3 + 4 * (j % 5)) for j in range(12)] for _ in range(queries)]
+    return [pick(2) for _ in range(queries)], [[f"q{i}d{j}" for j in range(12)] for i in range(queries)], texts
+
+
+def test_batched_reranking_equals_one_query_at_a_time(tiny_text_encoder) -> None:
+    queries, candidates, texts = _lists(0)
+    embeddings = [tiny_text_encoder(t) for t in texts]
+    single = E2RankReranker(tiny_text_encoder, num_input_docs=5, rerank_depth=10, batch_size=1)
+    batched = E2RankReranker(tiny_text_encoder, num_input_docs=5, rerank_depth=10, batch_size=4)
+    one_by_one = [single.rerank(q, c, t, e) for q, c, t, e in zip(queries, candidates, texts, embeddings, strict=True)]
+    together = batched.rerank_many(queries, candidates, texts, embeddings)
+    for alone, grouped in zip(one_by_one, together, strict=True):
+        assert [doc for doc, _ in alone] == [doc for doc, _ in grouped]
+        torch.testing.assert_close(torch.tensor([s for _, s in alone]), torch.tensor([s for _, s in grouped]))
+
+
+def test_interpolation_scores_are_the_weighted_cosines(tiny_text_encoder) -> None:
+    """a * cos(query, doc) + (1 - a) * cos(prompt, doc), checked against a naive computation."""
+    queries, candidates, texts = _lists(1, queries=2)
+    embeddings = [tiny_text_encoder(t) for t in texts]
+    query_vectors = tiny_text_encoder(queries)
+    reranker = E2RankReranker(tiny_text_encoder, num_input_docs=5, rerank_depth=12, interpolation=0.3)
+    ranked = reranker.rerank_many(queries, candidates, texts, embeddings, query_vectors)
+    for i, pairs in enumerate(ranked):
+        prompt = tiny_text_encoder([reranker.prompt(queries[i], texts[i]).text])[0]
+        cosine = torch.nn.functional.cosine_similarity
+        expected = {
+            doc: float(0.3 * cosine(query_vectors[i], e, dim=0) + 0.7 * cosine(prompt, e, dim=0))
+            for doc, e in zip(candidates[i], embeddings[i], strict=True)
+        }
+        assert [doc for doc, _ in pairs] == sorted(expected, key=lambda d: -expected[d])
+        assert dict(pairs) == pytest.approx(expected, abs=1e-5)
+    with pytest.raises(ValueError, match="interpolation must lie in"):
+        E2RankReranker(tiny_text_encoder, interpolation=1.5)
+
+
+def test_cached_prompts_embed_each_prompt_once(tiny_text_encoder) -> None:
+    calls = []
+
+    class Counting(torch.nn.Module):
+        tokenizer, max_length = tiny_text_encoder.tokenizer, tiny_text_encoder.max_length
+
+        def forward(self, batch: list[str]) -> torch.Tensor:
+            calls.append(len(batch))
+            return tiny_text_encoder(batch)
+
+    queries, candidates, texts = _lists(2, queries=3)
+    embeddings = [tiny_text_encoder(t) for t in texts]
+    reranker = E2RankReranker(Counting(), num_input_docs=4, cache_prompts=True)
+    first = reranker.rerank_many(queries, candidates, texts, embeddings)
+    assert reranker.rerank_many(queries, candidates, texts, embeddings) == first
+    assert sum(calls) == 3

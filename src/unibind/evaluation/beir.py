@@ -31,6 +31,7 @@ through :class:`unibind.retrieval.VectorIndex` (document embeddings cached on di
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from unibind.features import cached_features
 from unibind.modalities import InputError, TextSpec
 from unibind.modalities.text import ControlChars
 from unibind.retrieval import VectorIndex
+from unibind.retrieval.fusion import Fusion, fuse
 
 log = logging.getLogger(__name__)
 
@@ -252,19 +254,41 @@ def _empty_text_embedding(encoder: Encoder, cache: Path, name: str) -> torch.Ten
     return cached_features(encoder, DOCUMENT_SPEC, [""], cache, progress=False, names=[name])[0]
 
 
+def fused_run(runs: Sequence[Run], how: Fusion, k: int = 100) -> Run:
+    """Per query, the top ``k`` of the first stages' lists fused by :func:`unibind.retrieval.fuse` (``rrf``:
+    reciprocal ranks; ``zscore``: per-list z-scores summed, the CMRAG normalisation)."""
+    queries = list(dict.fromkeys(q for run in runs for q in run))
+    return {q: dict(fuse([run.get(q, {}) for run in runs], how, top_k=k)) for q in queries}
+
+
 def rerank_run(
-    reranker, data: BeirData, first_stage: Run, doc_embeddings: dict[str, torch.Tensor], progress: bool = True
+    reranker,
+    data: BeirData,
+    first_stage: Run,
+    doc_embeddings: dict[str, torch.Tensor],
+    progress: bool = True,
+    query_vectors: dict[str, torch.Tensor] | None = None,
 ) -> tuple[Run, float]:
-    """Rerank every query's first-stage list with ``reranker`` (an :class:`~unibind.rerank.E2RankReranker`);
-    returns the new run and the mean seconds per query."""
+    """Rerank every query's first-stage list with ``reranker`` (an :class:`~unibind.rerank.E2RankReranker`),
+    ``reranker.batch_size`` queries per forward pass (:meth:`~unibind.rerank.E2RankReranker.rerank_many`);
+    returns the new run and the mean seconds per query. ``query_vectors`` (the dense first stage's) serve an
+    interpolating reranker; without them it embeds the queries itself."""
     import time
 
     from tqdm.auto import tqdm
 
+    queries = list(first_stage)
     run, start = {}, time.perf_counter()
-    for query, scores in tqdm(first_stage.items(), desc="reranking", unit="query", disable=not progress, leave=False):
-        candidates = [doc for doc, _ in sorted(scores.items(), key=lambda p: (-p[1], p[0]))]
-        texts = [data.document_text(doc) for doc in candidates]
-        vectors = torch.stack([doc_embeddings[doc] for doc in candidates])
-        run[query] = dict(reranker.rerank(data.queries[query], candidates, texts, vectors))
-    return run, (time.perf_counter() - start) / max(1, len(first_stage))
+    with tqdm(total=len(queries), desc="reranking", unit="query", disable=not progress, leave=False) as bar:
+        for begin in range(0, len(queries), reranker.batch_size):
+            batch = queries[begin : begin + reranker.batch_size]
+            candidates = [
+                [doc for doc, _ in sorted(first_stage[q].items(), key=lambda p: (-p[1], p[0]))] for q in batch
+            ]
+            texts = [[data.document_text(doc) for doc in docs] for docs in candidates]
+            vectors = [torch.stack([doc_embeddings[doc] for doc in docs]) for docs in candidates]
+            plain = torch.stack([query_vectors[q] for q in batch]) if query_vectors is not None else None
+            ranked = reranker.rerank_many([data.queries[q] for q in batch], candidates, texts, vectors, plain)
+            run.update({q: dict(pairs) for q, pairs in zip(batch, ranked, strict=True)})
+            bar.update(len(batch))
+    return run, (time.perf_counter() - start) / max(1, len(queries))

@@ -56,6 +56,11 @@ def add_eval_commands(benchmarks: argparse._SubParsersAction) -> None:
     beir.add_argument("--num-input-docs", type=int, nargs="+", default=[5, 10, 20], help="documents in the prompt")
     beir.add_argument("--reranker", nargs="*", default=[], help="fine-tuned E2Rank encoder folders to add as rows")
     beir.add_argument(
+        "--interpolation-split",
+        default=None,
+        help="also report E2Rank interpolated with the plain query, its weight chosen on this split (e.g. train)",
+    )
+    beir.add_argument(
         "--control-chars",
         default="refuse",
         choices=["refuse", "strip"],
@@ -184,7 +189,13 @@ def _beir(args: argparse.Namespace, argv: list[str]) -> int:
     from unibind.evaluation.records import data_record, model_record
 
     results = beir_table(
-        args.data, args.split, args.encoder, args.num_input_docs, args.reranker, control_chars=args.control_chars
+        args.data,
+        args.split,
+        args.encoder,
+        args.num_input_docs,
+        args.reranker,
+        control_chars=args.control_chars,
+        interpolation_split=args.interpolation_split,
     )
     table = markdown(results)
     empty = f", {results['empty_documents']} of them empty (kept)" if results["empty_documents"] else ""
@@ -204,6 +215,10 @@ def _beir(args: argparse.Namespace, argv: list[str]) -> int:
             "queries": results["queries"],
             "documents": results["documents"],
             "empty_documents": results["empty_documents"],
+            "interpolation_split": results["interpolation_split"],
+            "validation_ndcg@10": {
+                name: row["validation_ndcg@10"] for name, row in results["rows"].items() if "validation_ndcg@10" in row
+            },
             "seconds_per_query": {name: row["seconds_per_query"] for name, row in results["rows"].items()},
             "rerankers": {p: model_record(p) for p in args.reranker},
         },

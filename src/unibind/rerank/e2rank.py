@@ -97,11 +97,18 @@ def build_prompt(
 class E2RankReranker:
     """Rerank first-stage candidates with a listwise prompt embedded by ``encoder``.
 
+    A candidate's score is ``cos(prompt, doc)``, or with ``interpolation = a > 0`` the pseudo-relevance
+    feedback interpolation ``a * cos(query, doc) + (1 - a) * cos(prompt, doc)`` (``a = 0``: pure E2Rank).
+
     Args:
         encoder: a text encoder whose tokenizer is at ``encoder.tokenizer`` (e.g. ``HFTextEncoder``); its
             ``max_length`` bounds the prompt.
         num_input_docs: documents written into the prompt (E2Rank: 20).
         rerank_depth: candidates re-scored (E2Rank: 100); the rest keep their first-stage order after them.
+        interpolation: the weight ``a`` of the plain query in the score, in [0, 1].
+        batch_size: prompts embedded per forward pass by :meth:`rerank_many`.
+        cache_prompts: keep each prompt's embedding (by its text) for later calls, e.g. to try several
+            ``interpolation`` values on the same queries; only for a frozen encoder.
     """
 
     def __init__(
@@ -111,9 +118,18 @@ class E2RankReranker:
         rerank_depth: int = 100,
         instruction: str = DEFAULT_INSTRUCTION,
         min_doc_tokens: int = 16,
+        interpolation: float = 0.0,
+        batch_size: int = 16,
+        cache_prompts: bool = False,
     ) -> None:
+        if not 0.0 <= interpolation <= 1.0:
+            raise ValueError(f"interpolation must lie in [0, 1], got {interpolation}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.encoder, self.num_input_docs, self.rerank_depth = encoder, num_input_docs, rerank_depth
         self.instruction, self.min_doc_tokens = instruction, min_doc_tokens
+        self.interpolation, self.batch_size = interpolation, batch_size
+        self._cache: dict[str, torch.Tensor] | None = {} if cache_prompts else None
 
     def prompt(self, query: str, documents: Sequence[str]) -> Prompt:
         return build_prompt(
@@ -127,17 +143,68 @@ class E2RankReranker:
 
     @torch.no_grad()
     def embed_prompts(self, prompts: Sequence[Prompt]) -> torch.Tensor:
-        return torch.nn.functional.normalize(self.encoder([p.text for p in prompts]), dim=-1)
+        """Unit vectors ``[P, D]`` of the prompts, ``batch_size`` per forward pass (cached ones reused)."""
+        texts = [p.text for p in prompts]
+        if self._cache is None:
+            return self._embed(texts)
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            self._cache.update(zip(missing, self._embed(missing), strict=True))
+        return torch.stack([self._cache[t] for t in texts])
+
+    @torch.no_grad()
+    def _embed(self, texts: Sequence[str]) -> torch.Tensor:
+        chunks = [self.encoder(list(texts[i : i + self.batch_size])) for i in range(0, len(texts), self.batch_size)]
+        return torch.nn.functional.normalize(torch.cat(chunks).float(), dim=-1)
 
     @torch.no_grad()
     def rerank(
-        self, query: str, candidates: Sequence[str], texts: Sequence[str], embeddings: torch.Tensor
+        self,
+        query: str,
+        candidates: Sequence[str],
+        texts: Sequence[str],
+        embeddings: torch.Tensor,
+        query_vector: torch.Tensor | None = None,
     ) -> list[tuple[str, float]]:
         """``candidates`` (ids, first-stage order) with their ``texts`` and cached ``embeddings [n, D]`` ->
-        ``(id, score)`` best first; beyond ``rerank_depth`` the first-stage order is kept (scores below)."""
-        enhanced = self.embed_prompts([self.prompt(query, texts)])[0]
+        ``(id, score)`` best first; beyond ``rerank_depth`` the first-stage order is kept (scores below).
+        ``query_vector [D]`` (the first stage's query embedding) is used when ``interpolation > 0``; without
+        it the encoder embeds the query."""
+        vectors = None if query_vector is None else query_vector[None]
+        return self.rerank_many([query], [candidates], [texts], [embeddings], vectors)[0]
+
+    @torch.no_grad()
+    def rerank_many(
+        self,
+        queries: Sequence[str],
+        candidates: Sequence[Sequence[str]],
+        texts: Sequence[Sequence[str]],
+        embeddings: Sequence[torch.Tensor],
+        query_vectors: torch.Tensor | None = None,
+    ) -> list[list[tuple[str, float]]]:
+        """:meth:`rerank` for many queries, their prompts embedded ``batch_size`` per forward pass.
+
+        ``candidates[i]``, ``texts[i]`` and ``embeddings[i] [n_i, D]`` belong to ``queries[i]``;
+        ``query_vectors [Q, D]`` as in :meth:`rerank`. Returns one ranked list per query.
+        """
+        enhanced = self.embed_prompts([self.prompt(q, t) for q, t in zip(queries, texts, strict=True)])
+        plain = None
+        if self.interpolation > 0:
+            plain = self._embed(list(queries)) if query_vectors is None else query_vectors.float()
+            plain = torch.nn.functional.normalize(plain, dim=-1)
+        return [
+            self._ranked(candidates[i], embeddings[i], enhanced[i], None if plain is None else plain[i])
+            for i in range(len(queries))
+        ]
+
+    def _ranked(
+        self, candidates: Sequence[str], embeddings: torch.Tensor, enhanced: torch.Tensor, plain: torch.Tensor | None
+    ) -> list[tuple[str, float]]:
         depth = min(self.rerank_depth, len(candidates))
-        scores = torch.nn.functional.normalize(embeddings[:depth].float(), dim=-1) @ enhanced
+        documents = torch.nn.functional.normalize(embeddings[:depth].float(), dim=-1)
+        scores = documents @ enhanced
+        if plain is not None:
+            scores = self.interpolation * (documents @ plain) + (1 - self.interpolation) * scores
         order = torch.argsort(scores, descending=True, stable=True).tolist()
         reranked = [(candidates[i], float(scores[i])) for i in order]
         floor = float(scores.min()) if depth else 0.0
