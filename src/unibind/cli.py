@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--text", required=True, help="the query")
     search.add_argument("-k", type=int, default=10)
     search.add_argument("--modalities", nargs="*", default=None, help="only items of these modalities")
+    search.add_argument(
+        "--hybrid", choices=["rrf", "zscore"], default=None, help="fuse with BM25 over the items' card texts"
+    )
     serve = commands.add_parser("serve", help="cross-modal search demo: JSON API and web page over an index")
     serve.add_argument("--model", required=True, help="a saved unibind model")
     serve.add_argument("--index", required=True, help="an index folder (e.g. runs/quickstart/index)")
@@ -209,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         from unibind.retrieval.build import search_text
 
         for rank, (item, score) in enumerate(
-            search_text(args.model, args.index, args.text, args.k, args.modalities), 1
+            search_text(args.model, args.index, args.text, args.k, args.modalities, args.hybrid), 1
         ):
             print(f"{rank:3d}. {score:.4f}  {item}")
         return 0

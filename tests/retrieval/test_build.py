@@ -81,3 +81,30 @@ def test_a_bad_file_is_named_or_skipped_and_counted(
     index = VectorIndex.load(tmp_path / "idx")
     assert len(index) == 31  # 16 images and 16 captions, less the broken image
     assert "skipped 1 manifest rows or inputs" in capsys.readouterr().out
+
+
+def test_hybrid_search_fuses_dense_and_bm25_over_card_texts(
+    tmp_path: Path, tiny_embedder: UnifiedEmbedder, shapes_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from unibind.retrieval import fuse
+    from unibind.retrieval.build import search_text
+    from unibind.retrieval.lexical import BM25Index
+    from unibind.retrieval.payload import read_items
+
+    model = tiny_embedder.save_pretrained(tmp_path / "model")
+    argv = ["index", "build", "--model", str(model), "--manifest", str(shapes_dir / "val.jsonl"), "--no-media"]
+    assert main([*argv, "--modalities", "image", "text", "--out", str(tmp_path / "idx")]) == 0
+    query = "a red circle"
+    dense = dict(search_text(model, tmp_path / "idx", query, k=100))
+    cards = [card for card in read_items(tmp_path / "idx").values() if card.text]
+    lexical = BM25Index([c.id for c in cards], [c.text for c in cards]).search([query], 100)[0]
+    assert any(score > 0 for score in lexical.values())
+    for how in ("rrf", "zscore"):
+        expected = fuse([dense, lexical], how, top_k=5)
+        found = search_text(model, tmp_path / "idx", query, k=5, hybrid=how)
+        assert [item for item, _ in found] == [item for item, _ in expected]
+        assert [score for _, score in found] == pytest.approx([score for _, score in expected])
+    capsys.readouterr()
+    search = ["search", "--model", str(model), "--index", str(tmp_path / "idx"), "--text", query, "-k", "3"]
+    assert main([*search, "--hybrid", "rrf"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3

@@ -45,6 +45,7 @@ from unibind.modalities import InputError, TextSpec
 from unibind.modalities.text import ControlChars
 from unibind.retrieval import VectorIndex
 from unibind.retrieval.fusion import Fusion, fuse
+from unibind.retrieval.lexical import BM25Index
 
 log = logging.getLogger(__name__)
 
@@ -159,34 +160,15 @@ def _read_qrels(
 
 
 def bm25_run(data: BeirData, query_ids: list[str], k: int = 100, stem: bool = True) -> Run:
-    """BM25 top-``k`` per query (bm25s, k1 1.5, b 0.75, English stop words, Snowball stemming).
+    """BM25 top-``k`` per query (:class:`unibind.retrieval.lexical.BM25Index`: bm25s, k1 1.5, b 0.75,
+    English stop words, Snowball stemming).
 
     Empty documents have no terms, so they score 0 for every query (they fill the list only when fewer than
     ``k`` documents match).
     """
-    import bm25s
-
-    stemmer = None
-    if stem:
-        import Stemmer
-
-        stemmer = Stemmer.Stemmer("english")
     doc_ids = list(data.corpus)
-    tokens = bm25s.tokenize(
-        [data.document_text(d) for d in doc_ids], stopwords="en", stemmer=stemmer, show_progress=False
-    )
-    if not tokens.vocab:  # no document has a term (all empty or stop words): every score is 0
-        return {q: dict.fromkeys(doc_ids[:k], 0.0) for q in query_ids}
-    retriever = bm25s.BM25(k1=1.5, b=0.75)
-    retriever.index(tokens, show_progress=False)
-    query_tokens = bm25s.tokenize(
-        [data.queries[q] for q in query_ids], stopwords="en", stemmer=stemmer, show_progress=False
-    )
-    results, scores = retriever.retrieve(query_tokens, k=min(k, len(doc_ids)), show_progress=False, n_threads=1)
-    return {
-        q: {doc_ids[int(i)]: float(s) for i, s in zip(results[row], scores[row], strict=True)}
-        for row, q in enumerate(query_ids)
-    }
+    index = BM25Index(doc_ids, [data.document_text(d) for d in doc_ids], stem)
+    return dict(zip(query_ids, index.search([data.queries[q] for q in query_ids], k), strict=True))
 
 
 @dataclass

@@ -26,7 +26,9 @@ from unibind.datasets.manifest import OnError, SkipReport, read_manifest
 from unibind.embedder import UnifiedEmbedder
 from unibind.modalities import InputError, Modality, ModalitySpec, default_spec
 from unibind.motion.sources import load_motion_features
+from unibind.retrieval.fusion import Fusion, fuse
 from unibind.retrieval.index import INDEX_FILES, Backend, VectorIndex
+from unibind.retrieval.lexical import BM25Index
 from unibind.retrieval.payload import (
     INPUTS_NAME,
     ITEMS_NAME,
@@ -34,6 +36,7 @@ from unibind.retrieval.payload import (
     ItemCard,
     Neighbour,
     copy_media,
+    read_items,
     render_motion,
     write_inputs,
     write_items,
@@ -219,14 +222,32 @@ def build_index(
 
 @torch.no_grad()
 def search_text(
-    model_dir: str | Path, index_dir: str | Path, query: str, k: int = 10, modalities: Sequence[str] | None = None
+    model_dir: str | Path,
+    index_dir: str | Path,
+    query: str,
+    k: int = 10,
+    modalities: Sequence[str] | None = None,
+    hybrid: Fusion | None = None,
+    depth: int = 100,
 ) -> list[tuple[str, float]]:
-    """``(id, score)`` of the top ``k`` items for a text query."""
+    """``(id, score)`` of the top ``k`` items for a text query.
+
+    ``hybrid`` (``rrf`` or ``zscore``) fuses the dense top ``depth`` with BM25's top ``depth`` over the items'
+    card texts (:mod:`unibind.retrieval.payload`; an image's caption, a text item's text) by
+    :func:`unibind.retrieval.fuse`; the scores are then fused scores.
+    """
     model = UnifiedEmbedder.from_pretrained(model_dir, modalities=["text"]).eval()
     index = VectorIndex.load(index_dir)
     if index.dim != model.embed_dim:
         raise ValueError(f"the index holds {index.dim}-d vectors, the model makes {model.embed_dim}-d ones")
     spec = default_spec("text")
     vector = model({"text": spec.collate([spec.load(query)])})["text"]
-    result = index.search(vector, k, modalities)
-    return [(i, float(s)) for i, s in zip(result.ids[0], result.scores[0].tolist(), strict=True) if i is not None]
+    result = index.search(vector, depth if hybrid else k, modalities)
+    dense = [(i, float(s)) for i, s in zip(result.ids[0], result.scores[0].tolist(), strict=True) if i is not None]
+    if hybrid is None:
+        return dense
+    cards = [c for c in read_items(index_dir).values() if c.text and (modalities is None or c.modality in modalities)]
+    if not cards:
+        raise ValueError(f"{index_dir}: no item card carries a text for BM25; hybrid search needs a card index")
+    lexical = BM25Index([c.id for c in cards], [c.text for c in cards]).search([query], depth)[0]
+    return fuse([dict(dense), lexical], hybrid, top_k=k)
