@@ -221,7 +221,18 @@ def test_eval_beir_refuses_bad_documents_before_loading_the_encoder(
     root = write_beir(tmp_path / "b", corpus, QUERIES[:1], ["q1\td1\t1"])
     # the encoder does not exist: the error can only come from reading the data, before any model work
     with pytest.raises(ManifestError, match=message):
-        main(["eval", "beir", "--data", str(root), "--encoder", str(tmp_path / "no-encoder")])
+        main(
+            [
+                "eval",
+                "beir",
+                "--data",
+                str(root),
+                "--encoder",
+                str(tmp_path / "no-encoder"),
+                "--control-chars",
+                "refuse",
+            ]
+        )
 
 
 def test_invalid_utf8_in_the_corpus_is_named(tmp_path: Path) -> None:
@@ -236,11 +247,20 @@ def test_invalid_utf8_in_the_corpus_is_named(tmp_path: Path) -> None:
         read_beir(root)
 
 
-def test_control_characters_can_be_stripped(tmp_path: Path) -> None:
-    root = write_beir(tmp_path / "b", [{"_id": "d1", "title": "cat\x00", "text": "the\x1b cat"}], QUERIES[:1], [])
+def test_control_characters_are_stripped_and_counted_or_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Real corpora hold them (SciFact: U+0096 from mis-decoded dashes): stripped and counted by default."""
+    docs = [{"_id": "d1", "title": "cat\x00", "text": "the\x1b cat"}, {"_id": "d2", "text": "a 1\x962 range"}]
+    root = write_beir(tmp_path / "b", docs, QUERIES[:1], [])
+    with caplog.at_level("WARNING"):
+        data = read_beir(root)
+    assert data.document_text("d1") == "cat the cat"
+    assert data.document_text("d2") == "a 12 range"
+    assert data.stripped_controls == ["d1", "d2"]
+    assert "removed control characters from 2 documents or queries" in caplog.text
     with pytest.raises(ManifestError, match=r"line 1 \(document 'd1'\), field 'title': .*U\+0000"):
-        read_beir(root)
-    assert read_beir(root, control_chars="strip").document_text("d1") == "cat the cat"
+        read_beir(root, control_chars="refuse")
 
 
 def test_an_empty_query_the_split_judges_is_refused(tmp_path: Path) -> None:

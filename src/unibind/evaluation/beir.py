@@ -42,7 +42,7 @@ from unibind.encoders.base import Encoder
 from unibind.evaluation.ir_metrics import Run
 from unibind.features import cached_features
 from unibind.modalities import InputError, TextSpec
-from unibind.modalities.text import ControlChars
+from unibind.modalities.text import CONTROL_CHARACTERS, ControlChars
 from unibind.retrieval import VectorIndex
 from unibind.retrieval.fusion import Fusion, fuse
 from unibind.retrieval.lexical import BM25Index
@@ -58,12 +58,14 @@ QUERY_SPEC = TextSpec()
 @dataclass
 class BeirData:
     """``corpus`` id -> ``{"title", "text"}``; ``queries`` id -> text; ``qrels`` query -> {doc: grade};
-    ``empty_documents``: ids of the documents whose title and text are both empty (kept, as BEIR keeps them)."""
+    ``empty_documents``: ids of the documents whose title and text are both empty (kept, as BEIR keeps them);
+    ``stripped_controls``: ids of the documents and queries whose control characters were removed."""
 
     corpus: dict[str, dict[str, str]]
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
     empty_documents: list[str] = field(default_factory=list)
+    stripped_controls: list[str] = field(default_factory=list)
 
     def document_text(self, doc_id: str) -> str:
         doc = self.corpus[doc_id]
@@ -71,10 +73,11 @@ class BeirData:
 
 
 def _read_texts(
-    path: Path, kind: str, fields: dict[str, bool], spec: TextSpec
+    path: Path, kind: str, fields: dict[str, bool], spec: TextSpec, stripped: list[str]
 ) -> tuple[dict[str, dict[str, str]], dict[str, int]]:
     """``id -> {field: checked text}`` and ``id -> line`` of a BEIR JSONL file; ``fields`` maps each text field
-    to whether it is required (an optional one may be absent or ``null``: ``""``)."""
+    to whether it is required (an optional one may be absent or ``null``: ``""``). Ids whose texts held
+    control characters that ``spec`` strips are appended to ``stripped``."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found (BEIR layout: corpus.jsonl, queries.jsonl, qrels/<split>.tsv)")
     rows: dict[str, dict[str, str]] = {}
@@ -97,6 +100,8 @@ def _read_texts(
                 value = ""
             if not isinstance(value, str):
                 raise ManifestError(f"{where}: field {name!r} is missing or not a string")
+            if spec.control_chars == "strip" and CONTROL_CHARACTERS.search(value) and row_id not in stripped[-1:]:
+                stripped.append(row_id)
             try:
                 texts[name] = spec.load(value, item=f"{where}, field {name!r}")
             except InputError as err:
@@ -105,17 +110,27 @@ def _read_texts(
     return rows, lines
 
 
-def read_beir(root: str | Path, split: str = "test", control_chars: ControlChars = "refuse") -> BeirData:
+def read_beir(root: str | Path, split: str = "test", control_chars: ControlChars = "strip") -> BeirData:
     """Read and check a BEIR folder before any work on it (the module's input policy); a bad row raises
-    ``ManifestError`` naming the file, the line and the id. ``control_chars="strip"`` removes control
-    characters from texts instead of refusing them."""
+    ``ManifestError`` naming the file, the line and the id. Control characters are removed from texts, counted
+    and warned about (real corpora hold them: SciFact has C1 controls from mis-decoded punctuation), or with
+    ``control_chars="refuse"`` refused."""
     root = Path(root)
     spec = TextSpec(max_chars=None, control_chars=control_chars, allow_empty=True)
     corpus_path = root / "corpus.jsonl"
-    corpus, _ = _read_texts(corpus_path, "document", {"title": False, "text": True}, spec)
+    stripped: list[str] = []
+    corpus, _ = _read_texts(corpus_path, "document", {"title": False, "text": True}, spec, stripped)
     query_spec = TextSpec(control_chars=control_chars, allow_empty=True)
     queries_path = root / "queries.jsonl"
-    query_rows, query_lines = _read_texts(queries_path, "query", {"text": True}, query_spec)
+    query_rows, query_lines = _read_texts(queries_path, "query", {"text": True}, query_spec, stripped)
+    if stripped:
+        log.warning(
+            "%s: removed control characters from %d documents or queries, e.g. %s (--control-chars refuse "
+            "refuses them instead)",
+            root,
+            len(stripped),
+            ", ".join(repr(i) for i in stripped[:3]),
+        )
     queries = {query_id: row["text"] for query_id, row in query_rows.items()}
     qrels_path = root / "qrels" / f"{split}.tsv"
     if not qrels_path.is_file():
@@ -131,7 +146,7 @@ def read_beir(root: str | Path, split: str = "test", control_chars: ControlChars
             len(corpus),
             ", ".join(repr(d) for d in empty[:3]),
         )
-    return BeirData(corpus, queries, qrels, empty)
+    return BeirData(corpus, queries, qrels, empty, stripped)
 
 
 def _read_qrels(

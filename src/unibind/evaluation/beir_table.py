@@ -44,7 +44,7 @@ def beir_table(
     num_input_docs: Sequence[int] = (5, 10, 20),
     reranker_encoders: Sequence[str] = (),
     progress: bool = True,
-    control_chars: ControlChars = "refuse",
+    control_chars: ControlChars = "strip",
     interpolation_split: str | None = None,
 ) -> dict:
     """Metrics and rerank latency per row, for the queries of ``split`` that have relevant documents, and the
@@ -104,6 +104,7 @@ def beir_table(
         "queries": len(query_ids),
         "documents": len(data.corpus),
         "empty_documents": len(data.empty_documents),
+        "stripped_controls": len(data.stripped_controls),
         "encoder": encoder,
         "interpolation_split": interpolation_split,
         "rows": rows,

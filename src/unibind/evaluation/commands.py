@@ -62,9 +62,9 @@ def add_eval_commands(benchmarks: argparse._SubParsersAction) -> None:
     )
     beir.add_argument(
         "--control-chars",
-        default="refuse",
+        default="strip",
         choices=["refuse", "strip"],
-        help="texts holding control characters (other than whitespace): refuse, naming the row, or strip them",
+        help="control characters (other than whitespace) in texts: strip them, counted (default), or refuse",
     )
     beir.add_argument("--out", default=None, help="result manifest path (default runs/eval/beir-<time>.json)")
     mmeb = benchmarks.add_parser("mmeb", help="MMEB v1: Precision@1 per dataset, meta-task, IND/OOD and overall")
@@ -199,6 +199,8 @@ def _beir(args: argparse.Namespace, argv: list[str]) -> int:
     )
     table = markdown(results)
     empty = f", {results['empty_documents']} of them empty (kept)" if results["empty_documents"] else ""
+    if results["stripped_controls"]:
+        empty += f"; control characters removed from {results['stripped_controls']} texts"
     documents = f"{results['documents']} documents{empty}"
     print(f"{results['queries']} queries ({args.split}); {documents}; encoder {args.encoder}")
     print(table)
@@ -215,6 +217,7 @@ def _beir(args: argparse.Namespace, argv: list[str]) -> int:
             "queries": results["queries"],
             "documents": results["documents"],
             "empty_documents": results["empty_documents"],
+            "stripped_controls": results["stripped_controls"],
             "interpolation_split": results["interpolation_split"],
             "validation_ndcg@10": {
                 name: row["validation_ndcg@10"] for name, row in results["rows"].items() if "validation_ndcg@10" in row

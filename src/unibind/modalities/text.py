@@ -17,8 +17,10 @@ from unibind.modalities.base import InputError, Modality, ModalitySpec
 
 DEFAULT_MAX_CHARS = 100_000
 ControlChars = Literal["refuse", "strip"]
-# Cc characters that str.split() does not treat as whitespace (whitespace controls collapse like spaces).
-_CONTROL = re.compile("[" + "".join(chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)] if not chr(c).isspace()) + "]")
+#: Cc characters that str.split() does not treat as whitespace (whitespace controls collapse like spaces).
+CONTROL_CHARACTERS = re.compile(
+    "[" + "".join(chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)] if not chr(c).isspace()) + "]"
+)
 
 
 class TextSpec(ModalitySpec):
@@ -49,14 +51,14 @@ class TextSpec(ModalitySpec):
         item = item or "input"  # a text is its own content, never a path to name it by
         if not isinstance(raw, str):
             raise InputError(f"{item}: text must be a string, got {type(raw).__name__}")
-        control = _CONTROL.search(raw)
+        control = CONTROL_CHARACTERS.search(raw)
         if control is not None:
             if self.control_chars == "refuse":
                 raise InputError(
                     f"{item}: text holds the control character U+{ord(control.group()):04X} at position "
                     f"{control.start()}; expected printable text (TextSpec(control_chars='strip') removes them)"
                 )
-            raw = _CONTROL.sub("", raw)
+            raw = CONTROL_CHARACTERS.sub("", raw)
         text = " ".join(raw.split())
         if not text and not self.allow_empty:
             raise InputError(f"{item}: text is empty")
