@@ -76,6 +76,11 @@ def atomic_write(target: str | Path, write: Callable[[Path], object]) -> Path:
     return target
 
 
+def atomic_write_text(target: str | Path, text: str) -> Path:
+    """:func:`atomic_write` of ``text`` as UTF-8."""
+    return atomic_write(target, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+
+
 def replace_atomically(temporary: Path, target: Path) -> None:
     """Move a finished ``temporary`` file or folder to ``target`` in one rename, flushed to disk first.
 

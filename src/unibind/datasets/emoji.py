@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from unibind.atomic import atomic_write
+from unibind.atomic import atomic_write_text
 from unibind.cache import cache_dir
 from unibind.datasets.npm import NpmPackage, fetch_and_unpack
 
@@ -145,7 +145,7 @@ def write_corpus(rows: list[dict], emoji_root: Path, out: Path) -> EmojiCorpus:
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
     text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+    atomic_write_text(path, text)
 
 
 def fetch_sources(cache: Path | None = None) -> tuple[Path, Path]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from unibind.atomic import atomic_write, replace_atomically
+from unibind.atomic import atomic_write_text, replace_atomically
 from unibind.checksums import sha256_file
 from unibind.datasets.manifest import ManifestItem, OnError, read_manifest
 from unibind.datasets.shards import (
@@ -204,7 +204,7 @@ def _write_index(out: Path, shard_set: ShardSet, source: str) -> None:
         "source": source,
     }
     text = json.dumps(index, ensure_ascii=False, indent=1) + "\n"
-    atomic_write(out / SHARD_INDEX, lambda path: path.write_text(text, encoding="utf-8"))
+    atomic_write_text(out / SHARD_INDEX, text)
 
 
 def _warn_stale(out: Path, shards: list[ShardInfo]) -> None:

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from unibind.atomic import atomic_write
+from unibind.atomic import atomic_write_text
 from unibind.checksums import sha256_file
 
 FORMAT_VERSION = 1
@@ -134,7 +134,7 @@ def write_record(
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(record, indent=2, ensure_ascii=False)
-    return atomic_write(target, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+    return atomic_write_text(target, text)
 
 
 def default_record_path(benchmark: str, directory: str | Path = "runs/eval") -> Path:

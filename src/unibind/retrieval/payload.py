@@ -10,7 +10,9 @@ front end:
 - ``inputs.json``: the settings of the modality specs the items were loaded with, so that queries are
   loaded the same way (:mod:`unibind.modalities.settings`).
 
-Files are written to temporary names and renamed into place, like the index itself.
+Each file is written atomically (:func:`unibind.atomic.atomic_write_text`);
+:func:`unibind.retrieval.build.build_card_index` saves the whole card index as one
+(:func:`unibind.atomic.write_directory`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unibind.atomic import atomic_write
+from unibind.atomic import atomic_write_text
 from unibind.datasets.text_files import read_jsonl
 from unibind.modalities import ModalitySpec
 from unibind.modalities.settings import spec_from_settings, spec_settings
@@ -102,7 +104,7 @@ def render_motion(positions: np.ndarray, media_dir: Path, position: int) -> str:
 def write_items(index_dir: str | Path, cards: Iterable[ItemCard]) -> Path:
     """Write ``items.jsonl`` (one card per line) into ``index_dir``."""
     lines = "".join(json.dumps(asdict(card), ensure_ascii=False) + "\n" for card in cards)
-    return _atomic_text(Path(index_dir) / ITEMS_NAME, lines)
+    return atomic_write_text(Path(index_dir) / ITEMS_NAME, lines)
 
 
 def read_items(index_dir: str | Path) -> dict[str, ItemCard]:
@@ -117,7 +119,7 @@ def read_items(index_dir: str | Path) -> dict[str, ItemCard]:
 def write_inputs(index_dir: str | Path, specs: Mapping[str, ModalitySpec]) -> Path:
     """Write the settings of ``specs`` (modality -> spec) into ``inputs.json``."""
     settings = {modality: spec_settings(spec) for modality, spec in specs.items()}
-    return _atomic_text(Path(index_dir) / INPUTS_NAME, json.dumps(settings, indent=2))
+    return atomic_write_text(Path(index_dir) / INPUTS_NAME, json.dumps(settings, indent=2))
 
 
 def read_inputs(index_dir: str | Path) -> dict[str, ModalitySpec]:
@@ -126,8 +128,3 @@ def read_inputs(index_dir: str | Path) -> dict[str, ModalitySpec]:
     if not path.is_file():
         return {}
     return {m: spec_from_settings(m, settings) for m, settings in json.loads(path.read_text()).items()}
-
-
-def _atomic_text(target: Path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``target``, then rename it into place."""
-    return atomic_write(target, lambda temporary: temporary.write_text(text, encoding="utf-8"))
