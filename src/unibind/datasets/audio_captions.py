@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from unibind.datasets.manifest import OnError, SkipReport
-from unibind.datasets.text_files import ManifestError, OnBad, is_file, read_table, resolve_file, resolve_inside
+from unibind.datasets.text_files import ManifestError, is_file, read_table, resolve_file, resolve_inside
 
 #: File names tried, in order, for an AudioCaps clip.
 AUDIOCAPS_FILENAMES = (
@@ -49,19 +49,6 @@ class AudioCaptions:
     captions: list[str]
 
 
-def _reporter(on_error: OnError, skipped: SkipReport) -> OnBad:
-    """A bad-row handler: raise (``on_error='raise'``) or count in ``skipped``."""
-    if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be raise or skip, got {on_error!r}")
-
-    def bad(error: ManifestError) -> None:
-        if on_error == "raise":
-            raise error
-        skipped.add(str(error))
-
-    return bad
-
-
 def read_clotho(root: str | Path, split: str, on_error: OnError = "raise") -> tuple[list[AudioCaptions], SkipReport]:
     """Clotho ``split`` under ``root``; a bad caption row (e.g. its audio file is missing) raises, or is skipped
     and counted."""
@@ -70,7 +57,7 @@ def read_clotho(root: str | Path, split: str, on_error: OnError = "raise") -> tu
     if not table.is_file():
         raise FileNotFoundError(f"Clotho captions not found: {table} (expected clotho_captions_{{split}}.csv)")
     skipped, items = SkipReport(), []
-    bad = _reporter(on_error, skipped)
+    bad = skipped.handler(on_error)
     folder = (root / split).resolve()
     header, rows = read_table(table, ",", "row", bad)
     caption_columns = [c for c in header if c.startswith("caption_")]
@@ -113,7 +100,7 @@ def read_audiocaps(
         raise FileNotFoundError(f"AudioCaps captions not found: {table}")
     expected = ("audiocap_id", "youtube_id", "start_time", "caption")
     skipped = SkipReport()
-    bad = _reporter(on_error, skipped)
+    bad = skipped.handler(on_error)
     clips: dict[str, AudioCaptions] = {}
     missing: set[str] = set()
     folder = audio_dir.resolve()

@@ -82,6 +82,19 @@ class SkipReport:
         if len(self.reasons) < 20:
             self.reasons.append(reason)
 
+    def handler(self, on_error: OnError) -> OnBad:
+        """A bad-row handler for the readers' ``on_bad``: raise the error (``on_error="raise"``) or count it here
+        (``"skip"``)."""
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be raise or skip, got {on_error!r}")
+
+        def bad(error: ManifestError) -> None:
+            if on_error == "raise":
+                raise error
+            self.add(str(error))
+
+        return bad
+
     def note_field(self, name: str) -> None:
         self.unknown_fields[name] = self.unknown_fields.get(name, 0) + 1
 
@@ -134,21 +147,14 @@ def read_manifest(
     and carrying modality-like fields that are not read (see the module's input policy).
     """
     path = Path(path)
-    if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be raise or skip, got {on_error!r}")
+    skipped = SkipReport()
+    bad = skipped.handler(on_error)
     if duplicate_ids not in ("merge", "error"):
         raise ValueError(f"duplicate_ids must be merge or error, got {duplicate_ids!r}")
     if not path.is_file():
         raise FileNotFoundError(f"manifest not found: {path}")
     wanted = [Modality(m) for m in modalities]
     root = path.parent.resolve()
-    skipped = SkipReport()
-
-    def bad(error: ManifestError) -> None:
-        if on_error == "raise":
-            raise error
-        skipped.add(str(error))
-
     items: dict[str, ManifestItem] = {}
     for row_number, row in _rows(path, bad):
         for name in row:

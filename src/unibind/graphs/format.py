@@ -163,16 +163,11 @@ def read_graph(
     nodes, edges = Path(nodes), Path(edges)
     if self_loops not in ("drop", "keep", "error"):
         raise ValueError(f"self_loops must be drop, keep or error, got {self_loops!r}")
-    if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be raise or skip, got {on_error!r}")
     skipped = SkipReport()
+    handle = skipped.handler(on_error)
 
     def bad(error: ManifestError) -> None:
-        if not isinstance(error, GraphFormatError):
-            error = GraphFormatError(str(error))
-        if on_error == "raise":
-            raise error
-        skipped.add(str(error))
+        handle(error if isinstance(error, GraphFormatError) else GraphFormatError(str(error)))
 
     if not nodes.is_file():
         raise FileNotFoundError(f"nodes file not found: {nodes}")
