@@ -11,7 +11,7 @@ Both give :class:`AudioCaptions` items; :func:`write_manifest` turns them into t
 :mod:`unibind.datasets.manifest`, one row per clip or one row per caption (grouped by clip, for the
 multi-positive loss).
 
-The tables are read by the shared CSV reader of :mod:`unibind.datasets.manifest` (UTF-8, byte-order mark
+The tables are read by the shared CSV reader of :mod:`unibind.datasets.text_files` (UTF-8, byte-order mark
 accepted, strict quoting). A bad row raises ``ManifestError`` naming the table and row, or with
 ``on_error="skip"`` is dropped and counted: a line that is not UTF-8, broken quoting, more fields than the
 header, an empty required field (Clotho ``file_name``; AudioCaps ``audiocap_id``, ``youtube_id``,

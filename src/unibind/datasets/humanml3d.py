@@ -12,7 +12,7 @@ As in the release's own loader, captions of the whole clip gather on one item, a
 cuts its own sub-clip (item id ``<id>#<k>``), and clips of fewer than ``min_frames`` (HumanML3D 40, KIT-ML
 24) or of ``max_frames_exclusive`` (200) frames or more are left out and counted.
 
-Text files are read by the shared line reader of :mod:`unibind.datasets.manifest`: UTF-8 (a byte-order mark
+Text files are read by the shared line reader of :mod:`unibind.datasets.text_files`: UTF-8 (a byte-order mark
 accepted; a line that is not UTF-8 raises ``ManifestError`` naming file and line), lines split only at
 ``\\n``, ``\\r\\n`` and ``\\r``. ``annotations.json`` must be valid UTF-8 JSON without repeated keys.
 """

@@ -12,9 +12,10 @@ every refusal is a :class:`~unibind.datasets.text_files.ManifestError` naming th
 - ``_id`` is a non-empty string (an integer is read as its decimal string) and unique within its file: a
   repeated id is refused (BEIR's own loader would silently keep the last row);
 - ``text`` is a string; a document's ``title`` is a string, ``null`` or absent (``""``);
-- texts follow :class:`~unibind.modalities.TextSpec`: control characters other than whitespace are refused
-  (``control_chars="strip"`` removes them instead), whitespace runs collapse to one space; documents have no
-  length limit (encoders truncate), queries the spec's default;
+- texts follow :class:`~unibind.modalities.TextSpec`: control characters other than whitespace are removed,
+  counted and warned about (:attr:`BeirData.stripped_controls`; ``control_chars="refuse"`` refuses them),
+  whitespace runs collapse to one space; documents have no length limit (encoders truncate), queries the
+  spec's default;
 - a document whose title and text are both empty is kept, as BEIR keeps it: dense encoders embed it as the
   empty string (:func:`dense_first_stage`), BM25 matches it with no query; read_beir logs a warning with their
   count and lists them in :attr:`BeirData.empty_documents`;

@@ -9,7 +9,7 @@ per line. Accepted spellings of the ends (any case): :data:`EDGE_END_COLUMNS`, i
 ``src``/``dst`` (PyG, DGL exports), ``from``/``to``, ``head``/``tail``, ``u``/``v``; an optional edge type
 column is one of :data:`EDGE_TYPE_COLUMNS` (``type``, ``relation``, ``edge_type``); other columns are ignored.
 
-Both files are read by the shared readers of :mod:`unibind.datasets.manifest` (UTF-8, a byte-order mark
+Both files are read by the shared readers of :mod:`unibind.datasets.text_files` (UTF-8, a byte-order mark
 accepted; a line that is not UTF-8, not JSON, not an object or repeating a key is a bad line, and so is an
 edge line with more fields than the header or broken quoting). Checks, each naming the file and line:
 duplicate node ids, a node with no attribute, an edge to a node that does not exist, an empty graph; with
