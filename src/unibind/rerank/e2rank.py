@@ -189,9 +189,12 @@ class E2RankReranker:
         """
         enhanced = self.embed_prompts([self.prompt(q, t) for q, t in zip(queries, texts, strict=True)])
         plain = None
-        if self.interpolation > 0:
-            plain = self._embed(list(queries)) if query_vectors is None else query_vectors.float()
-            plain = torch.nn.functional.normalize(plain, dim=-1)
+        if self.interpolation > 0:  # _embed gives unit vectors already
+            plain = (
+                self._embed(list(queries))
+                if query_vectors is None
+                else torch.nn.functional.normalize(query_vectors.float(), dim=-1)
+            )
         return [
             self._ranked(candidates[i], embeddings[i], enhanced[i], None if plain is None else plain[i])
             for i in range(len(queries))
