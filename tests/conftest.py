@@ -84,3 +84,23 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     BertModel(config).save_pretrained(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def trained_fixture_model(tmp_path_factory: pytest.TempPathFactory, tiny_bert_dir: Path) -> tuple[Path, str]:
+    """``unibind train e2rank`` for 2 epochs of the tiny BERT on the SciFact fixture's 20 judged queries (4 held
+    out): the saved folder and what the command printed."""
+    import contextlib
+    import io
+
+    from unibind.cli import main
+
+    root = tmp_path_factory.mktemp("e2rank")
+    fixture = REPO / "tests" / "fixtures" / "beir_scifact"
+    argv = ["train", "e2rank", "--data", str(fixture), "--split", "test", "--encoder", str(tiny_bert_dir)]
+    argv += ["--out", str(root / "model"), "--epochs", "2", "--batch-size", "8"]
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
+        patch.setenv("UNIBIND_CACHE", str(root / "cache"))
+        assert main(argv) == 0
+    return root / "model", printed.getvalue()

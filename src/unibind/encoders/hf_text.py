@@ -72,13 +72,17 @@ class HFTextEncoder(HFDirectoryEncoder):
             self.model = AutoModel.from_config(config, trust_remote_code=trust_remote_code)
         self.width = int(self.model.config.hidden_size)
 
-    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+    def tokenize(self, texts: list[str], max_length: int | None = None) -> dict[str, torch.Tensor]:
+        """Token tensors of ``texts``, truncated to ``max_length`` (default :attr:`max_length`)."""
         texts = [self.instruction + text for text in texts]
-        return self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        limit = self.max_length if max_length is None else max_length
+        return self.tokenizer(texts, padding=True, truncation=True, max_length=limit, return_tensors="pt")
 
-    def forward(self, batch: list[str]) -> torch.Tensor:
+    def forward(self, batch: list[str], max_length: int | None = None) -> torch.Tensor:
+        """``[B, hidden_size]`` pooled embeddings; ``max_length`` overrides :attr:`max_length` for this call
+        (E2Rank training embeds 256-token documents and 512-token prompts with one model)."""
         device = next(self.parameters()).device
-        tokens = {key: value.to(device) for key, value in self.tokenize(batch).items()}
+        tokens = {key: value.to(device) for key, value in self.tokenize(batch, max_length).items()}
         hidden = self.model(**tokens).last_hidden_state
         return pool_hidden_states(hidden, tokens["attention_mask"], self.pooling)
 
