@@ -334,3 +334,67 @@ def test_interpolation_is_chosen_on_another_split(
         assert curves[name][a] == max(curves[name].values())
     with pytest.raises(ValueError, match="another split"):
         main([*argv, "--interpolation-split", "test"])
+
+
+def _naive_embedding(model, tokenizer, text: str, max_length: int) -> torch.Tensor:
+    """One text alone (no padding): the mean of its token states, unit length."""
+    tokens = tokenizer(text, truncation=True, max_length=max_length, return_tensors="pt")
+    with torch.no_grad():
+        vector = model(**tokens).last_hidden_state[0].mean(0)
+    return vector / vector.norm()
+
+
+def test_trained_model_rows_match_a_naive_scoring(
+    trained_fixture_model: tuple[Path, str], tiny_bert_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trained dense first stage and its own E2Rank rerank, scored one text at a time by hand from the saved
+    folder, give the table's rows (metrics by pytrec_eval)."""
+    pytrec_eval = pytest.importorskip("pytrec_eval")
+    from transformers import AutoModel, AutoTokenizer
+
+    from unibind.evaluation.beir_table import beir_table
+    from unibind.rerank import build_prompt
+
+    folder, _ = trained_fixture_model
+    monkeypatch.setenv("UNIBIND_CACHE", str(tmp_path / "cache"))
+    results = beir_table(
+        FIXTURE, encoder=str(tiny_bert_dir), num_input_docs=(3,), reranker_encoders=[str(folder)], progress=False
+    )
+    data = read_beir(FIXTURE)
+    tokenizer, model = AutoTokenizer.from_pretrained(folder), AutoModel.from_pretrained(folder).eval()
+    docs = {d: _naive_embedding(model, tokenizer, data.document_text(d), 256) for d in data.corpus}
+    dense, reranked = {}, {}
+    for query in sorted(data.qrels):
+        vector = _naive_embedding(model, tokenizer, data.queries[query], 256)
+        ranked = sorted(docs, key=lambda d: -float(vector @ docs[d]))[:100]
+        dense[query] = {d: float(vector @ docs[d]) for d in ranked}
+        prompt = build_prompt(data.queries[query], [data.document_text(d) for d in ranked[:3]], tokenizer, 512)
+        enhanced = _naive_embedding(model, tokenizer, prompt.text, 512)
+        reranked[query] = {d: float(enhanced @ docs[d]) for d in ranked}
+    name = f"trained dense ({folder.name})"
+    rows = results["rows"]
+    evaluator = pytrec_eval.RelevanceEvaluator(data.qrels, {"ndcg_cut_10", "recall_100"})
+    for run, row in ((dense, rows[name]), (reranked, rows[f"{name} + trained E2Rank ({folder.name}), n=3"])):
+        reference = evaluator.evaluate(run)
+        for ours, theirs in (("ndcg@10", "ndcg_cut_10"), ("recall@100", "recall_100")):
+            expected = sum(r[theirs] for r in reference.values()) / len(reference)
+            assert row["metrics"][ours] == pytest.approx(expected, abs=1e-6)
+    expected_rows = {"BM25", "dense", "hybrid (RRF)", "hybrid (z-score)", name}
+    expected_rows |= {f"trained hybrid ({how}) ({folder.name})" for how in ("RRF", "z-score")}
+    assert expected_rows <= set(rows)
+    reranked_by_trained = [r for r in rows if r.endswith(f"+ trained E2Rank ({folder.name}), n=3")]
+    assert len(reranked_by_trained) == 7  # every first stage
+
+
+def test_interpolation_is_chosen_on_the_trained_models_held_out_queries(
+    trained_fixture_model: tuple[Path, str], tiny_bert_dir: Path
+) -> None:
+    from unibind.evaluation.beir_table import judged_queries, validation_queries
+    from unibind.rerank.training import read_training_record
+
+    folder, _ = trained_fixture_model
+    data = read_beir(FIXTURE)
+    held_out = read_training_record(folder)["validation_queries"]
+    assert validation_queries(data, FIXTURE, "test", [str(folder)]) == held_out
+    assert validation_queries(data, FIXTURE, "dev", [str(folder)]) == judged_queries(data)  # trained on another split
+    assert validation_queries(data, FIXTURE, "test", [str(tiny_bert_dir)]) == judged_queries(data)  # no record

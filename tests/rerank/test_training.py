@@ -124,6 +124,9 @@ def test_train_command_saves_the_chosen_model_and_its_record(
     assert record["chosen_epoch"] == max(record["history"], key=lambda r: r["selection"])["epoch"]
     reloaded = HFTextEncoder(str(folder), pooling="mean", max_length=64)
     assert reloaded(["the cat"]).shape == (1, 32)
+    starting = HFTextEncoder(str(tiny_bert_dir), pooling="mean", max_length=64)
+    same = all(torch.equal(a, b) for a, b in zip(reloaded.parameters(), starting.parameters(), strict=True))
+    assert same == (record["chosen_epoch"] == 0)  # the kept weights are the chosen epoch's
 
 
 def test_unknown_teacher_is_refused(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ encoder (a saved transformers folder) adds its rows. Metrics as trec_eval comput
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -29,12 +30,26 @@ from unibind.evaluation.beir import (
 from unibind.evaluation.ir_metrics import Run, mean_metrics
 from unibind.modalities.text import ControlChars
 from unibind.rerank import E2RankReranker
+from unibind.rerank.training import read_training_record
 
 KEYS = ("ndcg@10", "recall@100", "mrr@10")
 
 
 #: The plain query's weight ``a`` tried when it is chosen on a validation split.
 INTERPOLATION_GRID = tuple(round(0.1 * i, 1) for i in range(11))
+
+
+@dataclass
+class Model:
+    """One text encoder's part of the table: its label (``""`` for the base encoder, ``" (folder)"`` for a trained
+    one), the source, and its document vectors and first stages on the evaluated and validation queries."""
+
+    label: str
+    source: str
+    doc_vectors: dict[str, torch.Tensor]
+    dense: DenseFirstStage
+    stages: dict[str, Run]
+    validation: tuple[BeirData, dict[str, Run], dict[str, torch.Tensor]] | None
 
 
 def beir_table(
@@ -50,49 +65,61 @@ def beir_table(
     """Metrics and rerank latency per row, for the queries of ``split`` that have relevant documents, and the
     count of empty documents (kept and embedded, as BEIR does).
 
-    First stages: BM25, dense, and the two fused (RRF and z-score); each reranked by E2Rank per
-    ``num_input_docs``. With ``interpolation_split`` (e.g. ``train``; never the evaluated split) every
-    reranked row also gets an interpolated twin whose ``a`` (:class:`~unibind.rerank.E2RankReranker`) is the
-    value of :data:`INTERPOLATION_GRID` with the best nDCG@10 on that split's judged queries.
+    First stages: BM25, dense (``encoder``), and the two fused (RRF and z-score), each reranked by ``encoder``'s
+    E2Rank per ``num_input_docs``. Every trained model of ``reranker_encoders`` (``unibind train e2rank``
+    folders) adds its own dense and hybrid first stages, and reranks every first stage with its prompt against
+    its own document embeddings.
+
+    With ``interpolation_split`` (e.g. ``train``; never the evaluated split) every reranked row gets an
+    interpolated twin whose ``a`` (:class:`~unibind.rerank.E2RankReranker`) is the value of
+    :data:`INTERPOLATION_GRID` with the best nDCG@10 on that split's judged queries; when a trained model was
+    trained on that split of this collection, only its held-out validation queries are used, for every row.
+    The twin reuses the pure row's prompt embeddings, so both report the pure row's latency (the plain query
+    vector comes from the first stage).
     """
     if interpolation_split == split:
         raise ValueError(f"interpolation is chosen on another split than the evaluated one ({split!r})")
     data = read_beir(data_dir, split, control_chars)
     query_ids = judged_queries(data)
-    cache = cache_dir() / "features"
-    doc_encoder = HFTextEncoder(encoder, pooling="mean", max_length=256).lock()
-    dense = dense_first_stage(data, doc_encoder, query_ids, cache, progress)
-    doc_vectors = dict(zip(dense.doc_ids, dense.index.vectors.float(), strict=True))
-    first_stages = first_stage_runs(data, query_ids, dense)
-    validation = None
+    data_val = val_ids = None
     if interpolation_split is not None:
         data_val = read_beir(data_dir, interpolation_split, control_chars)
-        val_ids = judged_queries(data_val)
-        dense_val = dense_first_stage(data_val, doc_encoder, val_ids, cache, progress)
-        validation = (data_val, first_stage_runs(data_val, val_ids, dense_val), dense_val.queries)
+        val_ids = validation_queries(data_val, data_dir, interpolation_split, reranker_encoders)
+    bm25 = bm25_run(data, query_ids)
+    bm25_val = bm25_run(data_val, val_ids) if data_val is not None else None
+    models = []
+    for label, source in [("", encoder), *((f" ({Path(p).name})", p) for p in reranker_encoders)]:
+        models.append(_model(label, source, data, query_ids, bm25, data_val, val_ids, bm25_val, progress))
+    first_stages = {"BM25": bm25}
+    for model in models:
+        first_stages.update(model.stages)
     rows = {
         name: {"metrics": mean_metrics(run, data.qrels), "seconds_per_query": None}
         for name, run in first_stages.items()
     }
-    prompt_encoders = {"E2Rank": encoder, **{f"E2Rank ({Path(p).name})": p for p in reranker_encoders}}
-    for label, source in prompt_encoders.items():
-        prompt_encoder = HFTextEncoder(source, pooling="mean", max_length=512).lock()
-        for stage, run in first_stages.items():
+    for model in models:
+        prompt_encoder = HFTextEncoder(model.source, pooling="mean", max_length=512).lock()
+        trained = bool(model.label)
+        reranked_stages = first_stages if trained else {"BM25": bm25, **model.stages}
+        label = "trained E2Rank" + model.label if trained else "E2Rank"
+        for stage, run in reranked_stages.items():
             for n in num_input_docs:
-                reranker = E2RankReranker(prompt_encoder, num_input_docs=n, rerank_depth=100)
-                reranked, seconds = rerank_run(reranker, data, run, doc_vectors, progress)
+                reranker = E2RankReranker(prompt_encoder, num_input_docs=n, rerank_depth=100, cache_prompts=True)
+                reranked, seconds = rerank_run(reranker, data, run, model.doc_vectors, progress)
                 rows[f"{stage} + {label}, n={n}"] = {
                     "metrics": mean_metrics(reranked, data.qrels),
                     "seconds_per_query": seconds,
                 }
-                if validation is None:
+                if model.validation is None:
                     continue
-                data_val, stages_val, queries_val = validation
-                a, curve = choose_interpolation(
-                    prompt_encoder, n, data_val, stages_val[stage], doc_vectors, queries_val
-                )
-                reranker = E2RankReranker(prompt_encoder, num_input_docs=n, rerank_depth=100, interpolation=a)
-                reranked, seconds = rerank_run(reranker, data, run, doc_vectors, progress, dense.queries)
+                data_val, stages_val, queries_val = model.validation
+                stage_val = {"BM25": bm25_val, **stages_val}.get(stage)
+                if stage_val is None:  # another model's first stage: its validation lists
+                    owner = next(m for m in models if stage in m.stages)
+                    stage_val = owner.validation[1][stage]
+                a, curve = choose_interpolation(prompt_encoder, n, data_val, stage_val, model.doc_vectors, queries_val)
+                reranker.interpolation = a
+                reranked, _ = rerank_run(reranker, data, run, model.doc_vectors, False, model.dense.queries)
                 rows[f"{stage} + {label} (a={a}, chosen on {interpolation_split}), n={n}"] = {
                     "metrics": mean_metrics(reranked, data.qrels),
                     "seconds_per_query": seconds,
@@ -107,8 +134,55 @@ def beir_table(
         "stripped_controls": len(data.stripped_controls),
         "encoder": encoder,
         "interpolation_split": interpolation_split,
+        "validation_queries": len(val_ids) if val_ids is not None else None,
         "rows": rows,
     }
+
+
+def _model(
+    label: str,
+    source: str,
+    data: BeirData,
+    query_ids: list[str],
+    bm25: Run,
+    data_val: BeirData | None,
+    val_ids: list[str] | None,
+    bm25_val: Run | None,
+    progress: bool,
+) -> Model:
+    """``source``'s document vectors and its dense and hybrid first stages (named with ``label``, ``trained``
+    when it has one), on the evaluated queries and, when given, the validation queries."""
+    cache = cache_dir() / "features"
+    doc_encoder = HFTextEncoder(source, pooling="mean", max_length=256).lock()
+    prefix = "trained " if label else ""
+    dense = dense_first_stage(data, doc_encoder, query_ids, cache, progress)
+    stages = hybrid_stages(bm25, dense.run(query_ids), prefix, label)
+    validation = None
+    if data_val is not None:
+        dense_val = dense_first_stage(data_val, doc_encoder, val_ids, cache, progress)
+        validation = (data_val, hybrid_stages(bm25_val, dense_val.run(val_ids), prefix, label), dense_val.queries)
+    doc_vectors = dict(zip(dense.doc_ids, dense.index.vectors.float(), strict=True))
+    return Model(label, source, doc_vectors, dense, stages, validation)
+
+
+def validation_queries(
+    data_val: BeirData, data_dir: str | Path, split: str, trained_models: Sequence[str]
+) -> list[str]:
+    """The judged queries of ``data_val``; only the held-out ones when a trained model's record says it was
+    trained on ``split`` of ``data_dir`` (it has seen the others)."""
+    held_out: set[str] | None = None
+    for folder in trained_models:
+        record = read_training_record(folder)
+        if record and record["data"] == str(Path(data_dir).resolve()) and record["split"] == split:
+            chosen = set(record["validation_queries"])
+            held_out = chosen if held_out is None else held_out & chosen
+    ids = judged_queries(data_val)
+    if held_out is None:
+        return ids
+    ids = [q for q in ids if q in held_out]
+    if not ids:
+        raise ValueError(f"the trained models hold out no common {split} query of {data_dir} to choose on")
+    return ids
 
 
 def judged_queries(data: BeirData) -> list[str]:
@@ -116,14 +190,13 @@ def judged_queries(data: BeirData) -> list[str]:
     return sorted(q for q, judged in data.qrels.items() if any(g > 0 for g in judged.values()))
 
 
-def first_stage_runs(data: BeirData, query_ids: list[str], dense: DenseFirstStage) -> dict[str, Run]:
-    """BM25, dense, and both fused: ``hybrid (RRF)`` and ``hybrid (z-score)``, top 100 each."""
-    bm25, dense_run = bm25_run(data, query_ids), dense.run(query_ids)
+def hybrid_stages(bm25: Run, dense: Run, prefix: str = "", label: str = "") -> dict[str, Run]:
+    """``dense`` and its fusions with ``bm25`` (``hybrid (RRF)``, ``hybrid (z-score)``), top 100 each, named
+    ``{prefix}dense{label}`` and so on."""
     return {
-        "BM25": bm25,
-        "dense": dense_run,
-        "hybrid (RRF)": fused_run([bm25, dense_run], "rrf"),
-        "hybrid (z-score)": fused_run([bm25, dense_run], "zscore"),
+        f"{prefix}dense{label}": dense,
+        f"{prefix}hybrid (RRF){label}": fused_run([bm25, dense], "rrf"),
+        f"{prefix}hybrid (z-score){label}": fused_run([bm25, dense], "zscore"),
     }
 
 

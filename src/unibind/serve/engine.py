@@ -26,6 +26,7 @@ from unibind.modalities import Modality, default_spec
 from unibind.retrieval import VectorIndex
 from unibind.retrieval.build import load_input
 from unibind.retrieval.payload import MEDIA_DIR, MEDIA_TYPES, ItemCard, read_inputs, read_items
+from unibind.serve.rerank_batching import BatchingReranker
 
 
 @dataclass
@@ -82,6 +83,7 @@ class SearchEngine:
             self.reranker = E2RankReranker(encoder, num_input_docs=num_input_docs, rerank_depth=rerank_candidates)
         self._document_vectors: dict[str, torch.Tensor] = {}
         self._lock = threading.Lock()  # one model call at a time: requests arrive on a thread pool
+        self._batcher = None if self.reranker is None else BatchingReranker(self.reranker, self._lock)
 
     def card(self, item_id: str) -> ItemCard:
         """The card of ``item_id`` (a bare one when the index has no ``items.jsonl``); KeyError if unknown."""
@@ -116,18 +118,22 @@ class SearchEngine:
 
     @torch.no_grad()
     def rerank(self, query: str, hits: Sequence[Hit], top_k: int) -> list[Hit]:
-        """E2Rank over the texts of ``hits`` (first-stage order); the ``top_k`` best, with both scores."""
-        if self.reranker is None:
+        """E2Rank over the texts of ``hits`` (first-stage order); the ``top_k`` best, with both scores.
+
+        Concurrent requests' prompts are embedded together (:class:`~unibind.serve.rerank_batching.BatchingReranker`).
+        """
+        if self._batcher is None:
             raise RuntimeError("this engine has no reranker")
         candidates = [hit for hit in hits if hit.card.text]
         with self._lock:
             missing = [hit.card for hit in candidates if hit.card.id not in self._document_vectors]
             if missing:
-                vectors = self.reranker.encoder([card.text for card in missing])
+                vectors = self._batcher.reranker.encoder([card.text for card in missing])
                 self._document_vectors.update(zip([card.id for card in missing], vectors, strict=True))
             ids = [hit.card.id for hit in candidates]
             texts = [hit.card.text for hit in candidates]
-            ranked = self.reranker.rerank(query, ids, texts, torch.stack([self._document_vectors[i] for i in ids]))
+            vectors = torch.stack([self._document_vectors[i] for i in ids])
+        ranked = self._batcher.rerank(query, ids, texts, vectors)
         first = {hit.card.id: hit for hit in candidates}
         return [Hit(first[i].card, score, first[i].score) for i, score in ranked[:top_k]]
 
