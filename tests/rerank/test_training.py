@@ -49,7 +49,9 @@ def test_teacher_lists_put_judged_documents_first_and_mine_unjudged_negatives() 
 def test_validation_split_is_seeded_and_disjoint() -> None:
     ids = [str(i) for i in range(50)]
     train, held = split_queries(ids, 0.2, seed=3)
-    assert len(held) == 10 and len(train) == 40 and not set(train) & set(held)
+    assert len(held) == 10
+    assert len(train) == 40
+    assert not set(train) & set(held)
     assert sorted(train + held) == sorted(ids)
     assert split_queries(ids, 0.2, seed=3) == (train, held)
     assert split_queries(ids, 0.2, seed=4) != (train, held)
@@ -105,7 +107,8 @@ def test_validation_keeps_the_best_epoch(tiny_bert_dir: Path) -> None:
             parameter.mul_(0.0)  # a model that scores every document alike cannot beat the first
     task.corpus = task.embed_corpus()
     task.validate(1)
-    assert task.best is kept and [r["epoch"] for r in task.history] == [0, 1]
+    assert task.best is kept
+    assert [r["epoch"] for r in task.history] == [0, 1]
 
 
 def test_train_command_saves_the_chosen_model_and_its_record(
@@ -118,7 +121,8 @@ def test_train_command_saves_the_chosen_model_and_its_record(
     assert record == json.loads((folder / TRAINING_RECORD).read_text())
     assert read_training_record(tiny_bert_dir) is None
     held = record["validation_queries"]
-    assert len(held) == 4 and record["examples"] == 16  # 20 judged fixture queries, 20% held out
+    assert len(held) == 4
+    assert record["examples"] == 16
     assert f"trained on 16 queries (4 held out), {record['steps']} steps" in printed
     assert [r["epoch"] for r in record["history"]] == [0, 1, 2]
     assert record["chosen_epoch"] == max(record["history"], key=lambda r: r["selection"])["epoch"]

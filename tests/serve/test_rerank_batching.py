@@ -50,7 +50,8 @@ def test_requests_queued_while_the_model_is_busy_go_through_together(reranker: E
     for i in range(5):
         assert [doc for doc, _ in results[i]] == [doc for doc, _ in alone[i]]
         assert [s for _, s in results[i]] == pytest.approx([s for _, s in alone[i]], abs=1e-5)
-    assert batcher.rerank(*requests[0]) == results[0] and batcher.batch_sizes == [5, 1]  # alone: no waiting
+    assert batcher.rerank(*requests[0]) == results[0]
+    assert batcher.batch_sizes == [5, 1]
 
 
 def test_batches_are_capped_and_errors_reach_every_request(reranker: E2RankReranker) -> None:
@@ -62,7 +63,7 @@ def test_batches_are_capped_and_errors_reach_every_request(reranker: E2RankReran
         query, ids, texts, vectors = _request(i)
         try:
             outcomes[i] = batcher.rerank(query, ids, texts, vectors[:, :16] if bad else vectors)
-        except Exception as err:  # noqa: BLE001 - the test inspects it
+        except Exception as err:
             outcomes[i] = err
 
     threads = [threading.Thread(target=call, args=(i, i == 0)) for i in range(5)]
@@ -74,4 +75,6 @@ def test_batches_are_capped_and_errors_reach_every_request(reranker: E2RankReran
         thread.join(30)
     assert sorted(batcher.batch_sizes) == [1, 2]  # the batch with the bad request failed as a whole
     failed = [i for i, outcome in outcomes.items() if isinstance(outcome, Exception)]
-    assert 0 in failed and len(failed) == 2 and len(outcomes) == 5
+    assert 0 in failed
+    assert len(failed) == 2
+    assert len(outcomes) == 5
