@@ -87,9 +87,34 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained_fixture_model(tmp_path_factory: pytest.TempPathFactory, tiny_bert_dir: Path) -> tuple[Path, str]:
-    """``unibind train e2rank`` for 2 epochs of the tiny BERT on the SciFact fixture's 20 judged queries (4 held
-    out): the saved folder and what the command printed."""
+def tiny_scifact_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-init 2-layer BERT whose WordPiece vocabulary holds the SciFact fixture's 500 commonest words,
+    letters and digits (no text becomes all ``[UNK]``, so documents get distinct embeddings)."""
+    import re
+    from collections import Counter
+
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    fixture = REPO / "tests" / "fixtures" / "beir_scifact"
+    text = (fixture / "corpus.jsonl").read_text(encoding="utf-8") + (fixture / "queries.jsonl").read_text("utf-8")
+    counts = Counter(re.findall(r"[a-z]+", text.lower()))
+    characters = "abcdefghijklmnopqrstuvwxyz0123456789"
+    words = [w for w, _ in counts.most_common(500) if w not in characters]
+    pieces = [*characters, *(f"##{c}" for c in characters)]
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *pieces, *".,;:()-%=/"]
+    root = tmp_path_factory.mktemp("tiny_scifact_bert")
+    BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(root)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
+    BertModel(config).save_pretrained(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained_fixture_model(tmp_path_factory: pytest.TempPathFactory, tiny_scifact_bert_dir: Path) -> tuple[Path, str]:
+    """``unibind train e2rank`` for 2 epochs of the tiny SciFact BERT on the SciFact fixture's 20 judged queries
+    (4 held out): the saved folder and what the command printed."""
     import contextlib
     import io
 
@@ -97,7 +122,7 @@ def trained_fixture_model(tmp_path_factory: pytest.TempPathFactory, tiny_bert_di
 
     root = tmp_path_factory.mktemp("e2rank")
     fixture = REPO / "tests" / "fixtures" / "beir_scifact"
-    argv = ["train", "e2rank", "--data", str(fixture), "--split", "test", "--encoder", str(tiny_bert_dir)]
+    argv = ["train", "e2rank", "--data", str(fixture), "--split", "test", "--encoder", str(tiny_scifact_bert_dir)]
     argv += ["--out", str(root / "model"), "--epochs", "2", "--batch-size", "8"]
     printed = io.StringIO()
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):

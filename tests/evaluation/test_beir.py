@@ -344,46 +344,70 @@ def _naive_embedding(model, tokenizer, text: str, max_length: int) -> torch.Tens
     return vector / vector.norm()
 
 
-def test_trained_model_rows_match_a_naive_scoring(
-    trained_fixture_model: tuple[Path, str], tiny_bert_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_trained_model_scores_match_a_naive_scoring(
+    trained_fixture_model: tuple[Path, str],
+    tiny_scifact_bert_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The trained dense first stage and its own E2Rank rerank, scored one text at a time by hand from the saved
-    folder, give the table's rows (metrics by pytrec_eval)."""
+    folder; their metrics against pytrec_eval; the table's rows are those runs' metrics."""
     pytrec_eval = pytest.importorskip("pytrec_eval")
     from transformers import AutoModel, AutoTokenizer
 
-    from unibind.evaluation.beir_table import beir_table
-    from unibind.rerank import build_prompt
+    from unibind.encoders import HFTextEncoder
+    from unibind.evaluation.beir import rerank_run
+    from unibind.evaluation.beir_table import beir_table, model_first_stages
+    from unibind.evaluation.ir_metrics import mean_metrics
+    from unibind.rerank import E2RankReranker, build_prompt
+    from unibind.rerank.training import ranked_ids, read_training_record
 
     folder, _ = trained_fixture_model
     monkeypatch.setenv("UNIBIND_CACHE", str(tmp_path / "cache"))
-    results = beir_table(
-        FIXTURE, encoder=str(tiny_bert_dir), num_input_docs=(3,), reranker_encoders=[str(folder)], progress=False
-    )
     data = read_beir(FIXTURE)
-    tokenizer, model = AutoTokenizer.from_pretrained(folder), AutoModel.from_pretrained(folder).eval()
-    docs = {d: _naive_embedding(model, tokenizer, data.document_text(d), 256) for d in data.corpus}
-    dense, reranked = {}, {}
-    for query in sorted(data.qrels):
-        vector = _naive_embedding(model, tokenizer, data.queries[query], 256)
-        ranked = sorted(docs, key=lambda d: -float(vector @ docs[d]))[:100]
-        dense[query] = {d: float(vector @ docs[d]) for d in ranked}
-        prompt = build_prompt(data.queries[query], [data.document_text(d) for d in ranked[:3]], tokenizer, 512)
-        enhanced = _naive_embedding(model, tokenizer, prompt.text, 512)
-        reranked[query] = {d: float(enhanced @ docs[d]) for d in ranked}
-    name = f"trained dense ({folder.name})"
-    rows = results["rows"]
+    queries = sorted(data.qrels)
+    label, name = f" ({folder.name})", f"trained dense ({folder.name})"
+    model = model_first_stages(label, str(folder), data, queries, bm25_run(data, queries), None, None, None, False)
+    reranker = E2RankReranker(HFTextEncoder(str(folder), max_length=512).lock(), num_input_docs=3)
+    dense = model.stages[name]
+    reranked, _ = rerank_run(reranker, data, dense, model.doc_vectors, progress=False)
+
+    tokenizer, naive_model = AutoTokenizer.from_pretrained(folder), AutoModel.from_pretrained(folder).eval()
+    docs = {d: _naive_embedding(naive_model, tokenizer, data.document_text(d), 256) for d in data.corpus}
+    for query in queries:
+        vector = _naive_embedding(naive_model, tokenizer, data.queries[query], 256)
+        naive = {d: float(vector @ docs[d]) for d in docs}
+        assert dense[query] == pytest.approx({d: naive[d] for d in dense[query]}, abs=1e-5)
+        left_out = [naive[d] for d in docs if d not in dense[query]]
+        assert min(dense[query].values()) >= max(left_out) - 1e-5  # the top 100 by the naive scores
+        shown = [data.document_text(d) for d in ranked_ids(dense[query])[:3]]
+        prompt = build_prompt(data.queries[query], shown, tokenizer, 512)
+        enhanced = _naive_embedding(naive_model, tokenizer, prompt.text, 512)
+        assert reranked[query] == pytest.approx({d: float(enhanced @ docs[d]) for d in reranked[query]}, abs=1e-5)
     evaluator = pytrec_eval.RelevanceEvaluator(data.qrels, {"ndcg_cut_10", "recall_100"})
-    for run, row in ((dense, rows[name]), (reranked, rows[f"{name} + trained E2Rank ({folder.name}), n=3"])):
+    for run in (dense, reranked):
         reference = evaluator.evaluate(run)
         for ours, theirs in (("ndcg@10", "ndcg_cut_10"), ("recall@100", "recall_100")):
             expected = sum(r[theirs] for r in reference.values()) / len(reference)
-            assert row["metrics"][ours] == pytest.approx(expected, abs=1e-6)
+            assert mean_metrics(run, data.qrels)[ours] == pytest.approx(expected, abs=1e-9)
+
+    results = beir_table(
+        FIXTURE,
+        encoder=str(tiny_scifact_bert_dir),
+        num_input_docs=(3,),
+        reranker_encoders=[str(folder)],
+        progress=False,
+    )
+    rows = results["rows"]
+    assert rows[name]["metrics"] == mean_metrics(dense, data.qrels)
+    assert rows[f"{name} + trained E2Rank{label}, n=3"]["metrics"] == mean_metrics(reranked, data.qrels)
     expected_rows = {"BM25", "dense", "hybrid (RRF)", "hybrid (z-score)", name}
-    expected_rows |= {f"trained hybrid ({how}) ({folder.name})" for how in ("RRF", "z-score")}
+    expected_rows |= {f"trained hybrid ({how}){label}" for how in ("RRF", "z-score")}
     assert expected_rows <= set(rows)
-    reranked_by_trained = [r for r in rows if r.endswith(f"+ trained E2Rank ({folder.name}), n=3")]
-    assert len(reranked_by_trained) == 7  # every first stage
+    assert len([r for r in rows if r.endswith(f"+ trained E2Rank{label}, n=3")]) == 7  # every first stage
+    a = read_training_record(folder)["interpolation"]
+    twins = [r for r in rows if r.endswith(f"+ trained E2Rank{label} (a={a}, from its training), n=3")]
+    assert len(twins) == 7  # no validation split given: the a the training chose
 
 
 def test_interpolation_is_chosen_on_the_trained_models_held_out_queries(

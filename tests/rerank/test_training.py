@@ -99,7 +99,9 @@ def test_validation_keeps_the_best_epoch(tiny_bert_dir: Path) -> None:
     query_ids = sorted(data.qrels)[:6]
     task.validation = (data, query_ids)
     record = task.validate(0)
-    assert set(record) == {"epoch", "dense ndcg@10", "dense + E2Rank ndcg@10", "selection"}
+    expected = {"epoch", "dense ndcg@10", "dense + E2Rank ndcg@10", "selection", "interpolation"}
+    assert set(record) == expected | {"dense + E2Rank interpolated ndcg@10"}
+    assert record["dense + E2Rank interpolated ndcg@10"] >= record["dense + E2Rank ndcg@10"]  # a = 0 is on the grid
     assert record["selection"] == pytest.approx((record["dense ndcg@10"] + record["dense + E2Rank ndcg@10"]) / 2)
     kept = task.best
     with torch.no_grad():
@@ -112,7 +114,7 @@ def test_validation_keeps_the_best_epoch(tiny_bert_dir: Path) -> None:
 
 
 def test_train_command_saves_the_chosen_model_and_its_record(
-    trained_fixture_model: tuple[Path, str], tiny_bert_dir: Path
+    trained_fixture_model: tuple[Path, str], tiny_scifact_bert_dir: Path, tiny_bert_dir: Path
 ) -> None:
     from unibind.encoders import HFTextEncoder
 
@@ -125,10 +127,12 @@ def test_train_command_saves_the_chosen_model_and_its_record(
     assert record["examples"] == 16
     assert f"trained on 16 queries (4 held out), {record['steps']} steps" in printed
     assert [r["epoch"] for r in record["history"]] == [0, 1, 2]
-    assert record["chosen_epoch"] == max(record["history"], key=lambda r: r["selection"])["epoch"]
+    chosen = max(record["history"], key=lambda r: r["selection"])
+    assert record["chosen_epoch"] == chosen["epoch"]
+    assert record["interpolation"] == chosen["interpolation"]
     reloaded = HFTextEncoder(str(folder), pooling="mean", max_length=64)
     assert reloaded(["the cat"]).shape == (1, 32)
-    starting = HFTextEncoder(str(tiny_bert_dir), pooling="mean", max_length=64)
+    starting = HFTextEncoder(str(tiny_scifact_bert_dir), pooling="mean", max_length=64)
     same = all(torch.equal(a, b) for a, b in zip(reloaded.parameters(), starting.parameters(), strict=True))
     assert same == (record["chosen_epoch"] == 0)  # the kept weights are the chosen epoch's
 

@@ -206,7 +206,9 @@ class DenseFirstStage:
 def dense_first_stage(
     data: BeirData, encoder: Encoder, query_ids: list[str], cache: Path, progress: bool = True
 ) -> DenseFirstStage:
-    """Embed (or load the cached embeddings of) every document and the queries; build an exact index.
+    """Embed (or load the cached embeddings of) every document and the queries; build an exact index scored in
+    float32 throughout (the int8 / bfloat16 candidate pools of the default scoring can miss a top-100 document
+    when scores crowd together).
 
     Empty documents are embedded as the empty string, once for all of them (a tokenizer gives its special
     tokens, e.g. ``[CLS] [SEP]``). An encoder whose tokenizer gives no token at all for ``""`` (no BOS or CLS)
@@ -235,7 +237,7 @@ def dense_first_stage(
         progress=False,
         names=[f"query {q!r}" for q in query_ids],
     )
-    index = VectorIndex(docs.shape[1])
+    index = VectorIndex(docs.shape[1], scoring="float32")  # metrics never depend on quantised candidate pools
     index.add(doc_ids, docs, "text")
     return DenseFirstStage(
         doc_ids, index, dict(zip(query_ids, torch.nn.functional.normalize(queries, dim=-1), strict=True))

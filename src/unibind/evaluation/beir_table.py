@@ -30,13 +30,10 @@ from unibind.evaluation.beir import (
 from unibind.evaluation.ir_metrics import Run, mean_metrics
 from unibind.modalities.text import ControlChars
 from unibind.rerank import E2RankReranker
+from unibind.rerank.e2rank import INTERPOLATION_GRID
 from unibind.rerank.training import read_training_record
 
 KEYS = ("ndcg@10", "recall@100", "mrr@10")
-
-
-#: The plain query's weight ``a`` tried when it is chosen on a validation split.
-INTERPOLATION_GRID = tuple(round(0.1 * i, 1) for i in range(11))
 
 
 @dataclass
@@ -50,6 +47,7 @@ class Model:
     dense: DenseFirstStage
     stages: dict[str, Run]
     validation: tuple[BeirData, dict[str, Run], dict[str, torch.Tensor]] | None
+    interpolation: float | None = None
 
 
 def beir_table(
@@ -74,8 +72,10 @@ def beir_table(
     interpolated twin whose ``a`` (:class:`~unibind.rerank.E2RankReranker`) is the value of
     :data:`INTERPOLATION_GRID` with the best nDCG@10 on that split's judged queries; when a trained model was
     trained on that split of this collection, only its held-out validation queries are used, for every row.
-    The twin reuses the pure row's prompt embeddings, so both report the pure row's latency (the plain query
-    vector comes from the first stage).
+    Without ``interpolation_split``, a trained model's rows get the twin with the ``a`` its training chose on
+    its validation queries (:func:`~unibind.rerank.training.train_e2rank`): the check on a collection with no
+    training queries. The twin reuses the pure row's prompt embeddings, so both report the pure row's latency
+    (the plain query vector comes from the first stage).
     """
     if interpolation_split == split:
         raise ValueError(f"interpolation is chosen on another split than the evaluated one ({split!r})")
@@ -89,7 +89,7 @@ def beir_table(
     bm25_val = bm25_run(data_val, val_ids) if data_val is not None else None
     models = []
     for label, source in [("", encoder), *((f" ({Path(p).name})", p) for p in reranker_encoders)]:
-        models.append(_model(label, source, data, query_ids, bm25, data_val, val_ids, bm25_val, progress))
+        models.append(model_first_stages(label, source, data, query_ids, bm25, data_val, val_ids, bm25_val, progress))
     first_stages = {"BM25": bm25}
     for model in models:
         first_stages.update(model.stages)
@@ -110,21 +110,27 @@ def beir_table(
                     "metrics": mean_metrics(reranked, data.qrels),
                     "seconds_per_query": seconds,
                 }
-                if model.validation is None:
+                if model.validation is not None:
+                    data_val, stages_val, queries_val = model.validation
+                    stage_val = {"BM25": bm25_val, **stages_val}.get(stage)
+                    if stage_val is None:  # another model's first stage: its validation lists
+                        owner = next(m for m in models if stage in m.stages)
+                        stage_val = owner.validation[1][stage]
+                    a, curve = choose_interpolation(
+                        prompt_encoder, n, data_val, stage_val, model.doc_vectors, queries_val
+                    )
+                    name, extra = (
+                        f"{stage} + {label} (a={a}, chosen on {interpolation_split}), n={n}",
+                        {"validation_ndcg@10": curve},
+                    )
+                elif model.interpolation is not None:  # a collection without training queries: the model's own a
+                    a = model.interpolation
+                    name, extra = f"{stage} + {label} (a={a}, from its training), n={n}", {}
+                else:
                     continue
-                data_val, stages_val, queries_val = model.validation
-                stage_val = {"BM25": bm25_val, **stages_val}.get(stage)
-                if stage_val is None:  # another model's first stage: its validation lists
-                    owner = next(m for m in models if stage in m.stages)
-                    stage_val = owner.validation[1][stage]
-                a, curve = choose_interpolation(prompt_encoder, n, data_val, stage_val, model.doc_vectors, queries_val)
                 reranker.interpolation = a
                 reranked, _ = rerank_run(reranker, data, run, model.doc_vectors, False, model.dense.queries)
-                rows[f"{stage} + {label} (a={a}, chosen on {interpolation_split}), n={n}"] = {
-                    "metrics": mean_metrics(reranked, data.qrels),
-                    "seconds_per_query": seconds,
-                    "validation_ndcg@10": curve,
-                }
+                rows[name] = {"metrics": mean_metrics(reranked, data.qrels), "seconds_per_query": seconds, **extra}
     return {
         "data": str(Path(data_dir).resolve()),
         "split": split,
@@ -139,7 +145,7 @@ def beir_table(
     }
 
 
-def _model(
+def model_first_stages(
     label: str,
     source: str,
     data: BeirData,
@@ -162,7 +168,9 @@ def _model(
         dense_val = dense_first_stage(data_val, doc_encoder, val_ids, cache, progress)
         validation = (data_val, hybrid_stages(bm25_val, dense_val.run(val_ids), prefix, label), dense_val.queries)
     doc_vectors = dict(zip(dense.doc_ids, dense.index.vectors.float(), strict=True))
-    return Model(label, source, doc_vectors, dense, stages, validation)
+    record = read_training_record(source) if label else None
+    interpolation = record.get("interpolation") if record else None
+    return Model(label, source, doc_vectors, dense, stages, validation, interpolation)
 
 
 def validation_queries(

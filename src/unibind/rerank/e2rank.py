@@ -20,6 +20,9 @@ from dataclasses import dataclass
 
 import torch
 
+#: The plain query's weight ``a`` tried when it is chosen on validation queries.
+INTERPOLATION_GRID = tuple(round(0.1 * i, 1) for i in range(11))
+
 DEFAULT_INSTRUCTION = "Given a query and its top documents, represent the query enriched by the relevant documents"
 
 

@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from unibind.evaluation.ir_metrics import Run, mean_metrics
-from unibind.rerank.e2rank import DEFAULT_INSTRUCTION, E2RankReranker, build_prompt
+from unibind.rerank.e2rank import DEFAULT_INSTRUCTION, INTERPOLATION_GRID, E2RankReranker, build_prompt
 
 #: First-stage lists a teacher ranking can start from.
 TEACHERS = ("bm25", "hybrid")
@@ -208,19 +208,30 @@ class E2RankTask(L.LightningModule):
     @torch.no_grad()
     def validate(self, epoch: int) -> dict[str, float]:
         """nDCG@10 of the validation queries' dense retrieval and of its rerank by the model's own prompt, with
-        the current ``corpus``; records the epoch and keeps the weights when their mean is the best so far."""
+        the current ``corpus``, pure and interpolated with the plain query (the best ``a`` of
+        :data:`~unibind.rerank.e2rank.INTERPOLATION_GRID`); records the epoch and keeps the weights when the
+        mean of the dense and pure E2Rank values is the best so far."""
+        from unibind.evaluation.beir import rerank_run
+
         record: dict[str, float] = {"epoch": epoch}
         if self.validation is not None:
             data, query_ids = self.validation
-            dense = self.dense_run(data, query_ids)
+            dense, query_vectors = self.dense_run(data, query_ids)
             vectors = dict(zip(self.documents, self.corpus, strict=True))
-            reranker = E2RankReranker(self.encoder, num_input_docs=self.num_input_docs, rerank_depth=100)
-            from unibind.evaluation.beir import rerank_run
-
-            reranked, _ = rerank_run(reranker, data, dense, vectors, progress=False)
+            reranker = E2RankReranker(
+                self.encoder, num_input_docs=self.num_input_docs, rerank_depth=100, cache_prompts=True
+            )
             qrels = {q: data.qrels[q] for q in query_ids}
+            curve = {}
+            for a in INTERPOLATION_GRID:
+                reranker.interpolation = a
+                reranked, _ = rerank_run(reranker, data, dense, vectors, False, query_vectors)
+                curve[a] = mean_metrics(reranked, qrels)["ndcg@10"]
+            best = max(INTERPOLATION_GRID, key=lambda a: (curve[a], -a))
             record["dense ndcg@10"] = mean_metrics(dense, qrels)["ndcg@10"]
-            record["dense + E2Rank ndcg@10"] = mean_metrics(reranked, qrels)["ndcg@10"]
+            record["dense + E2Rank ndcg@10"] = curve[0.0]
+            record["interpolation"] = best
+            record["dense + E2Rank interpolated ndcg@10"] = curve[best]
             record["selection"] = (record["dense ndcg@10"] + record["dense + E2Rank ndcg@10"]) / 2
         score = record.get("selection", float(epoch))  # without validation: the last epoch
         if self.best is None or score > self.best[0]:
@@ -230,21 +241,24 @@ class E2RankTask(L.LightningModule):
         return record
 
     @torch.no_grad()
-    def dense_run(self, data, query_ids: Sequence[str], k: int = 100) -> Run:
-        """Top ``k`` documents per query by cosine against ``corpus``."""
+    def dense_run(self, data, query_ids: Sequence[str], k: int = 100) -> tuple[Run, dict[str, torch.Tensor]]:
+        """Top ``k`` documents per query by cosine against ``corpus``, and the query vectors."""
         ids = list(self.documents)
         queries = self.embed([data.queries[q] for q in query_ids], self.doc_length).float().cpu()
         scores, rows = (queries @ self.corpus.T).topk(min(k, len(ids)), dim=1)
-        return {
+        run = {
             q: {ids[r]: float(s) for r, s in zip(row.tolist(), score.tolist(), strict=True)}
             for q, row, score in zip(query_ids, rows, scores, strict=True)
         }
+        return run, dict(zip(query_ids, queries, strict=True))
 
     def on_train_epoch_end(self) -> None:
         self.corpus = self.embed_corpus()
         record = self.validate(self.current_epoch + 1)
         if len(record) > 1:
-            print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+            print(
+                " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True
+            )
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.AdamW(
@@ -328,6 +342,7 @@ def train_e2rank(
         "num_input_docs": num_input_docs,
         "seed": seed,
         "chosen_epoch": chosen,
+        "interpolation": next((r.get("interpolation") for r in task.history if r["epoch"] == chosen), None),
         "history": task.history,
         "validation_queries": validation_ids,
         "seconds": round(time.perf_counter() - start, 1),
