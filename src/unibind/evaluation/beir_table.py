@@ -4,8 +4,9 @@ Rows: BM25, dense (a text encoder; all-MiniLM-L6-v2 by default), the two fused a
 (reciprocal rank fusion and per-list z-scores, :func:`unibind.retrieval.fuse`), and each with E2Rank
 reranking of its top 100 using ``num_input_docs`` documents in the prompt (the same encoder embeds the
 prompt, with a 512-token budget, and the cached document embeddings score the candidates); optionally the
-same reranking interpolated with the plain query, its weight chosen on another split. A fine-tuned reranking
-encoder (a saved transformers folder) adds its rows. Metrics as trec_eval computes them.
+same reranking interpolated with the plain query, its weight chosen on validation queries. A model trained by
+``unibind train e2rank`` adds its own dense and hybrid first stages and reranks every first stage against its
+own document embeddings. Metrics as trec_eval computes them.
 """
 
 from __future__ import annotations
