@@ -51,7 +51,6 @@ def tiny_embedder() -> UnifiedEmbedder:
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-init 2-layer BERT with a 60-word WordPiece vocabulary, saved as a local HF directory."""
-    from transformers import BertConfig, BertModel, BertTokenizerFast
 
     root = tmp_path_factory.mktemp("tiny_bert")
     words = [
@@ -77,6 +76,13 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "movie",
     ]
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *(f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz")]
+    return _save_tiny_bert(root, vocab)
+
+
+def _save_tiny_bert(root: Path, vocab: list[str]) -> Path:
+    """A random-init 2-layer, 32-wide BERT with WordPiece ``vocab`` saved at ``root``."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
     # transformers 5 builds the WordPiece model from a dict (vocab_file alone leaves only the special tokens)
     BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(root)
     config = BertConfig(
@@ -93,8 +99,6 @@ def tiny_scifact_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import re
     from collections import Counter
 
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
     fixture = REPO / "tests" / "fixtures" / "beir_scifact"
     text = (fixture / "corpus.jsonl").read_text(encoding="utf-8") + (fixture / "queries.jsonl").read_text("utf-8")
     counts = Counter(re.findall(r"[a-z]+", text.lower()))
@@ -102,13 +106,7 @@ def tiny_scifact_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     words = [w for w, _ in counts.most_common(500) if w not in characters]
     pieces = [*characters, *(f"##{c}" for c in characters)]
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *pieces, *".,;:()-%=/"]
-    root = tmp_path_factory.mktemp("tiny_scifact_bert")
-    BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}).save_pretrained(root)
-    config = BertConfig(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
-    )
-    BertModel(config).save_pretrained(root)
-    return root
+    return _save_tiny_bert(tmp_path_factory.mktemp("tiny_scifact_bert"), vocab)
 
 
 @pytest.fixture(scope="session")
