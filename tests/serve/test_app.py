@@ -311,6 +311,21 @@ def test_rerank_needs_a_reranker_and_text(client: TestClient) -> None:
     assert_error(client.post("/api/search", json=body), 400, "rerank", "--reranker")
 
 
+def test_a_trained_reranker_brings_its_prompt_size_and_interpolation(
+    demo_dirs: tuple, trained_fixture_model: tuple[Path, str], tiny_bert_dir: Path
+) -> None:
+    from unibind.rerank.training import read_training_record
+
+    folder, _ = trained_fixture_model
+    record = read_training_record(folder)
+    engine = SearchEngine(*demo_dirs, reranker=str(folder))
+    assert engine.reranker.interpolation == record["interpolation"]
+    assert engine.reranker.num_input_docs == record["num_input_docs"] == 5
+    assert SearchEngine(*demo_dirs, reranker=str(folder), num_input_docs=3).reranker.num_input_docs == 3
+    plain = SearchEngine(*demo_dirs, reranker=str(tiny_bert_dir)).reranker
+    assert (plain.interpolation, plain.num_input_docs) == (0.0, 5)
+
+
 def test_rerank_text_results(demo_dirs: tuple, tiny_bert_dir: Path) -> None:
     engine = SearchEngine(*demo_dirs, reranker=str(tiny_bert_dir), rerank_candidates=20)
     client = TestClient(create_app(engine))

@@ -44,8 +44,11 @@ class SearchEngine:
     Args:
         model_dir: a saved :class:`~unibind.embedder.UnifiedEmbedder`.
         index_dir: an index folder (:mod:`unibind.retrieval.payload` describes its cards and media).
-        reranker: a text encoder for E2Rank (a transformers folder, hub id or ``package:NAME``), or None.
-        num_input_docs: documents written into the E2Rank prompt.
+        reranker: a text encoder for E2Rank (a transformers folder, hub id or ``package:NAME``), or None. A
+            folder saved by ``unibind train e2rank`` brings its prompt size and the interpolation ``a`` its
+            validation chose (:class:`~unibind.rerank.E2RankReranker`); other encoders rerank with the pure
+            prompt.
+        num_input_docs: documents written into the E2Rank prompt (default: the trained model's, else 5).
         rerank_candidates: first-stage text results reranked per query (the answer keeps the top ``top_k``).
     """
 
@@ -54,7 +57,7 @@ class SearchEngine:
         model_dir: str | Path,
         index_dir: str | Path,
         reranker: str | None = None,
-        num_input_docs: int = 10,
+        num_input_docs: int | None = None,
         rerank_candidates: int = 50,
     ) -> None:
         # the folder holding the last complete save (a save killed after its commit leaves it pending)
@@ -78,9 +81,16 @@ class SearchEngine:
         if reranker is not None:
             from unibind.encoders import HFTextEncoder
             from unibind.rerank import E2RankReranker
+            from unibind.rerank.training import read_training_record
 
             encoder = HFTextEncoder(reranker, pooling="mean", max_length=512).lock().eval()
-            self.reranker = E2RankReranker(encoder, num_input_docs=num_input_docs, rerank_depth=rerank_candidates)
+            record = read_training_record(reranker) or {}
+            self.reranker = E2RankReranker(
+                encoder,
+                num_input_docs=num_input_docs or record.get("num_input_docs", 5),
+                rerank_depth=rerank_candidates,
+                interpolation=record.get("interpolation") or 0.0,
+            )
         self._document_vectors: dict[str, torch.Tensor] = {}
         self._lock = threading.Lock()  # one model call at a time: requests arrive on a thread pool
         self._batcher = None if self.reranker is None else BatchingReranker(self.reranker, self._lock)
