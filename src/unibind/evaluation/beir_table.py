@@ -217,14 +217,15 @@ def choose_interpolation(
     doc_vectors: dict[str, torch.Tensor],
     query_vectors: dict[str, torch.Tensor],
 ) -> tuple[float, dict[str, float]]:
-    """The ``a`` of :data:`INTERPOLATION_GRID` with the best nDCG@10 (ties: the smaller ``a``) on ``data``'s
-    queries, and nDCG@10 per ``a``; each prompt is embedded once for the whole grid."""
+    """The ``a`` of :data:`INTERPOLATION_GRID` with the best nDCG@10 (ties: the smaller ``a``) on the queries of
+    ``first_stage``, and nDCG@10 per ``a``; each prompt is embedded once for the whole grid."""
     reranker = E2RankReranker(prompt_encoder, num_input_docs=num_input_docs, rerank_depth=100, cache_prompts=True)
+    qrels = {q: data.qrels[q] for q in first_stage if q in data.qrels}  # only the queries chosen on
     curve = {}
     for a in INTERPOLATION_GRID:
         reranker.interpolation = a
         reranked, _ = rerank_run(reranker, data, first_stage, doc_vectors, False, query_vectors)
-        curve[str(a)] = mean_metrics(reranked, data.qrels)["ndcg@10"]
+        curve[str(a)] = mean_metrics(reranked, qrels)["ndcg@10"]
     best = max(INTERPOLATION_GRID, key=lambda a: (curve[str(a)], -a))
     return best, curve
 
