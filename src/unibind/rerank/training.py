@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from unibind.evaluation.ir_metrics import Run, mean_metrics
-from unibind.rerank.e2rank import DEFAULT_INSTRUCTION, INTERPOLATION_GRID, E2RankReranker, build_prompt
+from unibind.rerank.e2rank import DEFAULT_INSTRUCTION, INTERPOLATION_GRID, build_prompt
 
 #: First-stage lists a teacher ranking can start from.
 TEACHERS = ("bm25", "hybrid")
@@ -211,27 +211,19 @@ class E2RankTask(L.LightningModule):
         the current ``corpus``, pure and interpolated with the plain query (the best ``a`` of
         :data:`~unibind.rerank.e2rank.INTERPOLATION_GRID`); records the epoch and keeps the weights when the
         mean of the dense and pure E2Rank values is the best so far."""
-        from unibind.evaluation.beir import rerank_run
+        from unibind.evaluation.beir_table import choose_interpolation
 
         record: dict[str, float] = {"epoch": epoch}
         if self.validation is not None:
             data, query_ids = self.validation
             dense, query_vectors = self.dense_run(data, query_ids)
             vectors = dict(zip(self.documents, self.corpus, strict=True))
-            reranker = E2RankReranker(
-                self.encoder, num_input_docs=self.num_input_docs, rerank_depth=100, cache_prompts=True
-            )
+            best, curve = choose_interpolation(self.encoder, self.num_input_docs, data, dense, vectors, query_vectors)
             qrels = {q: data.qrels[q] for q in query_ids}
-            curve = {}
-            for a in INTERPOLATION_GRID:
-                reranker.interpolation = a
-                reranked, _ = rerank_run(reranker, data, dense, vectors, False, query_vectors)
-                curve[a] = mean_metrics(reranked, qrels)["ndcg@10"]
-            best = max(INTERPOLATION_GRID, key=lambda a: (curve[a], -a))
             record["dense ndcg@10"] = mean_metrics(dense, qrels)["ndcg@10"]
-            record["dense + E2Rank ndcg@10"] = curve[0.0]
+            record["dense + E2Rank ndcg@10"] = curve[str(INTERPOLATION_GRID[0])]
             record["interpolation"] = best
-            record["dense + E2Rank interpolated ndcg@10"] = curve[best]
+            record["dense + E2Rank interpolated ndcg@10"] = curve[str(best)]
             record["selection"] = (record["dense ndcg@10"] + record["dense + E2Rank ndcg@10"]) / 2
         score = record.get("selection", float(epoch))  # without validation: the last epoch
         if self.best is None or score > self.best[0]:
