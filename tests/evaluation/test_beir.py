@@ -422,3 +422,21 @@ def test_interpolation_is_chosen_on_the_trained_models_held_out_queries(
     assert validation_queries(data, FIXTURE, "test", [str(folder)]) == held_out
     assert validation_queries(data, FIXTURE, "dev", [str(folder)]) == judged_queries(data)  # trained on another split
     assert validation_queries(data, FIXTURE, "test", [str(tiny_bert_dir)]) == judged_queries(data)  # no record
+
+
+def test_interpolation_curve_averages_over_the_queries_chosen_on(tmp_path: Path, tiny_bert_dir: Path) -> None:
+    from unibind.encoders import HFTextEncoder
+    from unibind.evaluation.beir import rerank_run
+    from unibind.evaluation.beir_table import choose_interpolation
+    from unibind.evaluation.ir_metrics import mean_metrics
+    from unibind.rerank import E2RankReranker
+
+    data = read_beir(FIXTURE)
+    encoder = HFTextEncoder(str(tiny_bert_dir), max_length=256).lock()
+    chosen = sorted(data.qrels)[:3]  # a held-out subset of the split's judged queries
+    dense = dense_first_stage(data, encoder, chosen, tmp_path, progress=False)
+    run = dense.run(chosen)
+    vectors = dict(zip(dense.doc_ids, dense.index.vectors.float(), strict=True))
+    _, curve = choose_interpolation(encoder, 3, data, run, vectors, dense.queries)
+    pure, _ = rerank_run(E2RankReranker(encoder, num_input_docs=3), data, run, vectors, False, dense.queries)
+    assert curve["0.0"] == pytest.approx(mean_metrics(pure, {q: data.qrels[q] for q in chosen})["ndcg@10"])
