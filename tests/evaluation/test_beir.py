@@ -440,8 +440,9 @@ def test_interpolation_curve_averages_over_the_queries_chosen_on(tiny_bert_dir: 
         queries[query] = torch.nn.functional.one_hot(torch.tensor(i), 32).float() * 10
         for doc in data.qrels[query]:
             vectors[doc] = queries[query] / 10
-    run = {q: {d: 1.0 / (1 + j) for j, d in enumerate(list(data.corpus)[:100])} for q in chosen}
-    for query in chosen:
-        run[query].update({doc: 0.0 for doc in data.qrels[query]})  # relevant, but last in the first stage
+    run = {}
+    for query in chosen:  # 90 other documents, then the relevant ones: last, but within the rerank depth of 100
+        others = [d for d in data.corpus if d not in data.qrels[query]][:90]
+        run[query] = {**{d: 1.0 / (1 + j) for j, d in enumerate(others)}, **dict.fromkeys(data.qrels[query], 0.0)}
     _, curve = choose_interpolation(encoder, 3, data, run, vectors, queries)
     assert curve["1.0"] == pytest.approx(1.0)
