@@ -95,7 +95,7 @@ def main() -> None:
         float16_single_ratio=round(qps["float16_single"] / qps["faiss_single"], 3),
         queries_per_second=qps,
         items=n,
-        scoring=indexes["float32"].scoring,
+        scoring=indexes["float32"].backend.scoring,
         first_search_seconds=build_seconds,
         bytes_per_item={dtype: round(index.nbytes / n) for dtype, index in indexes.items()} | {"faiss": 4 * dim},
     )

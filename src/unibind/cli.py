@@ -9,6 +9,8 @@ LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from unibind.retrieval.backends import BACKENDS, MILVUS_INDEX_TYPES
+
     parser = argparse.ArgumentParser(
         prog="unibind",
         description="Bind text, image, audio, motion and graphs into one embedding space.",
@@ -31,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--no-sounds", action="store_true", help="skip the labelled instrument and event sounds")
     quick.add_argument("--no-motion", action="store_true", help="skip text <-> motion on real mocap")
     quick.add_argument("--no-graph", action="store_true", help="skip the emoji graph rows")
+    quick.add_argument("--index-backend", default="exact", choices=list(BACKENDS), help="the demo index's backend "
+                       "(milvus: a Milvus Lite database inside the index folder)")  # fmt: skip
     evaluate = commands.add_parser("eval", help="evaluate a saved model on a benchmark")
     benchmarks = evaluate.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
     from unibind.evaluation.commands import add_eval_commands
@@ -44,7 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     ibuild.add_argument("--modalities", nargs="+", required=True, help="modalities to index (each gets vectors)")
     ibuild.add_argument("--out", required=True, help="index folder")
     ibuild.add_argument("--dtype", default="float32", choices=["float32", "float16"])
-    ibuild.add_argument("--backend", default="exact", choices=["exact", "faiss-flat", "faiss-ivf", "faiss-hnsw"])
+    ibuild.add_argument("--backend", default="exact", choices=list(BACKENDS), help="where the vectors live and how "
+                        "they are searched (default: exact)")  # fmt: skip
+    ibuild.add_argument(
+        "--milvus-uri",
+        help="milvus backend: a Milvus Lite file (default OUT/milvus.db) or a server/cluster, e.g. "
+        "http://host:19530 (token from MILVUS_TOKEN)",
+    )
+    ibuild.add_argument("--milvus-index", default="FLAT", choices=list(MILVUS_INDEX_TYPES),
+                        help="milvus backend: the vector index type (default FLAT, exact)")  # fmt: skip
     ibuild.add_argument("--on-error", default="raise", choices=["raise", "skip"])
     ibuild.add_argument(
         "--no-media",
@@ -160,6 +172,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _backend_options(args: argparse.Namespace) -> dict[str, object]:
+    """``unibind index build``'s settings for the chosen backend; a setting it does not take is an error."""
+    from unibind.retrieval.backends import backend_options
+
+    given = {"uri": args.milvus_uri, "index_type": None if args.milvus_index == "FLAT" else args.milvus_index}
+    given = {key: value for key, value in given.items() if value is not None}
+    if set(given) - set(backend_options(args.backend)):
+        raise SystemExit(f"--milvus-uri and --milvus-index apply to --backend milvus, not {args.backend}")
+    return given
+
+
 def main(argv: list[str] | None = None) -> int:
     from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -186,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             with_sounds=not args.no_sounds,
             with_motion=not args.no_motion,
             with_graph=not args.no_graph,
+            index_backend=args.index_backend,
         )
         return 0
     if args.command == "motion" and args.motion_command == "render":
@@ -212,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             args.backend,
             on_error=args.on_error,
             media=not args.no_media,
+            backend_options=_backend_options(args),
         )
         print(f"indexed {len(built)} vectors ({', '.join(sorted(set(built.modalities)))}) into {args.out}")
         return 0

@@ -108,3 +108,30 @@ def test_hybrid_search_fuses_dense_and_bm25_over_card_texts(
     search = ["search", "--model", str(model), "--index", str(tmp_path / "idx"), "--text", query, "-k", "3"]
     assert main([*search, "--hybrid", "rrf"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 3
+
+
+def test_build_and_search_on_every_backend(
+    tmp_path: Path, tiny_embedder: UnifiedEmbedder, shapes_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from unibind.retrieval.backends import BACKENDS
+
+    model = tiny_embedder.save_pretrained(tmp_path / "model")
+    manifest = ["--manifest", str(shapes_dir / "val.jsonl"), "--modalities", "image", "text"]
+    answers = {}
+    for backend in BACKENDS:  # 32 items: IVF has one cell and HNSW visits every node, so all are exact here
+        argv = ["index", "build", "--model", str(model), *manifest, "--out", str(tmp_path / backend), "--no-media"]
+        assert main([*argv, "--backend", backend, *(["--milvus-index", "HNSW"] if backend == "milvus" else [])]) == 0
+        capsys.readouterr()
+        query = ["--text", "a red circle", "--modalities", "image"]
+        assert main(["search", "--model", str(model), "--index", str(tmp_path / backend), *query]) == 0
+        answers[backend] = [line.split()[-1] for line in capsys.readouterr().out.strip().splitlines()]
+    assert all(answer == answers["exact"] for answer in answers.values()), answers
+    assert len(answers["exact"]) == 10
+    assert all(item.endswith("#image") for item in answers["exact"])
+    index = VectorIndex.load(tmp_path / "milvus")
+    assert (index.backend.name, index.options["index_type"]) == ("milvus", "HNSW")
+    assert (tmp_path / "milvus" / "milvus.db").is_dir()
+    assert (tmp_path / "faiss-ivf" / "faiss" / "0.index").is_file()
+    with pytest.raises(SystemExit, match="apply to --backend milvus, not faiss-hnsw"):
+        main(["index", "build", "--model", str(model), *manifest, "--out", str(tmp_path / "x"), "--backend",
+              "faiss-hnsw", "--milvus-uri", "http://localhost:19530"])  # fmt: skip

@@ -30,7 +30,8 @@ def test_faiss_backends(backend: str) -> None:
     pytest.importorskip("faiss", reason="faiss-cpu is not installed")
     items, queries = _data(2000)
     ids = [f"d{i}" for i in range(len(items))]
-    exact, other = VectorIndex(16), VectorIndex(16, backend=backend, nlist=16, nprobe=16)
+    options = {"faiss-ivf": {"nlist": 16, "nprobe": 16}}.get(backend, {})
+    exact, other = VectorIndex(16), VectorIndex(16, backend=backend, **options)
     exact.add(ids, items, "text")
     other.add(ids, items, "text")
     a, b = exact.search(queries, 10), other.search(queries, 10)
@@ -149,12 +150,21 @@ def test_scoring_is_saved_and_older_indexes_load(tmp_path: Path) -> None:
     index = VectorIndex(16, scoring="float32")
     index.add([f"d{i}" for i in range(40)], items, "text")
     index.save(tmp_path / "idx")
-    assert VectorIndex.load(tmp_path / "idx").scoring == "float32"
+    assert VectorIndex.load(tmp_path / "idx").backend.scoring == "float32"
     meta_path = tmp_path / "idx" / "index.json"
     meta = json.loads(meta_path.read_text())
+    every = {"nlist": 1024, "nprobe": 16, "hnsw_m": 32, "ef_search": 128}  # one options dict for every backend
     for shadow, scoring in ((True, "auto"), (False, "float32")):  # written before ``scoring`` replaced it
-        options = {key: value for key, value in meta["options"].items() if key != "scoring"}
-        meta_path.write_text(json.dumps({**meta, "options": {**options, "bf16_shadow": shadow}}))
+        old = {**meta, "dtype": "float32", "options": {**every, "bf16_shadow": shadow}}
+        meta_path.write_text(json.dumps(old))
         loaded = VectorIndex.load(tmp_path / "idx")
-        assert loaded.options["scoring"] == scoring
+        assert loaded.options == {"dtype": "float32", "scoring": scoring}
         assert loaded.search(queries, 5).ids == index.search(queries, 5).ids
+    for backend, kept in (
+        ("faiss-ivf", {"nlist": 1024, "nprobe": 16}),
+        ("faiss-hnsw", {"hnsw_m": 32, "ef_search": 128}),
+    ):
+        meta_path.write_text(
+            json.dumps({**meta, "backend": backend, "dtype": "float32", "options": {**every, "scoring": "auto"}})
+        )
+        assert VectorIndex.load(tmp_path / "idx").options == {"dtype": "float32", **kept}

@@ -101,15 +101,15 @@ def test_every_scoring_returns_the_exact_top_k_per_modality(scoring: str, dtype:
     assert index.search(queries, 3, modalities=["audio"]).ids == [[None] * 3] * len(queries)
     stored_bytes = 6000 * 32 * (4 if dtype == "float32" else 2)
     copy_bytes = {"int8": 6000 * (32 + 4), "bfloat16": 6000 * 32 * 2 if dtype == "float32" else 0, "float32": 0}
-    assert index.nbytes == stored_bytes + copy_bytes[index.scoring]
+    assert index.nbytes == stored_bytes + copy_bytes[index.backend.scoring]
 
 
 def test_int8_is_refused_where_the_cpu_lacks_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    import unibind.retrieval.index as module
+    import unibind.retrieval.backends.exact as module
 
     monkeypatch.setattr(module, "int8_available", lambda: False)
     with pytest.raises(ValueError, match="int8 dot-product instructions"):
         VectorIndex(8, scoring="int8")
-    assert VectorIndex(8).scoring == "bfloat16"  # auto falls back
+    assert VectorIndex(8).backend.scoring == "bfloat16"  # auto falls back
     with pytest.raises(ValueError, match="scoring must be"):
         VectorIndex(8, scoring="int4")  # type: ignore[arg-type]

@@ -340,3 +340,22 @@ def test_rerank_text_results(demo_dirs: tuple, tiny_bert_dir: Path) -> None:
     assert len(engine._document_vectors) == 20  # the first stage's candidates, embedded once
     for body in ({"text": "a", "rerank": True}, {"item_id": "name:1f600", "modalities": ["text"], "rerank": True}):
         assert_error(client.post("/api/search", json=body), 422, "rerank", "text")
+
+
+def test_the_demo_index_on_milvus_lite_answers_as_the_exact_one(
+    tmp_path: Path, demo_dirs: tuple[Path, Path], client: TestClient
+) -> None:
+    from unibind.retrieval.build import build_card_index
+
+    from .conftest import SPECS, demo_entries, tiny_model
+
+    build_card_index(tiny_model(), demo_entries(), tmp_path / "index", SPECS, backend="milvus", progress=False)
+    milvus = TestClient(create_app(SearchEngine(demo_dirs[0], tmp_path / "index")))
+    for query in (
+        {"text": "grinning face", "top_k": 10},
+        {"item_id": "emoji:1f600", "top_k": 5, "modalities": ["text"]},
+    ):
+        exact, other = client.post("/api/search", json=query).json(), milvus.post("/api/search", json=query).json()
+        assert [hit["id"] for hit in other["results"]] == [hit["id"] for hit in exact["results"]]
+        for a, b in zip(exact["results"], other["results"], strict=True):
+            assert a["score"] == pytest.approx(b["score"], abs=1e-5)

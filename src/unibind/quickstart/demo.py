@@ -99,8 +99,10 @@ def build_demo_index(
     mocap: MocapCorpus | None = None,
     with_graph: bool = True,
     progress: bool = True,
+    backend: str = "exact",
 ) -> VectorIndex:
-    """The held-out items of every corpus given, embedded by ``model`` with the quickstart's input specs."""
+    """The held-out items of every corpus given, embedded by ``model`` with the quickstart's input specs, in an
+    index on ``backend`` (e.g. ``milvus``: a Milvus Lite database inside ``out``)."""
     entries = emoji_entries(corpus, speech)
     if sounds is not None:
         entries += sound_entries(sounds)
@@ -109,7 +111,7 @@ def build_demo_index(
     if with_graph:
         entries += graph_entries(corpus)
     specs = {"image": IMAGE_SPEC, "text": TEXT_SPEC, "audio": SOUND_SPEC, "motion": MOTION_SPEC}
-    return build_card_index(model, entries, out, specs, progress=progress)
+    return build_card_index(model, entries, out, specs, backend=backend, progress=progress)
 
 
 def serve_command(model_dir: Path, index_dir: Path) -> str:

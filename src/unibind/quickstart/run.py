@@ -104,6 +104,7 @@ def run_quickstart(
     motion_dir: str | Path | None = None,
     with_graph: bool = True,
     graph_epochs: int = 40,
+    index_backend: str = "exact",
 ) -> dict:
     """Build (or reuse) the corpus, cache features, train dense and MoE aligners, evaluate, report.
 
@@ -116,6 +117,7 @@ def run_quickstart(
             where espeak-ng is installed, also speak the held-out names in every language (evaluation only).
         with_sounds: train and evaluate on labelled real sounds too (GM instrument notes, freedesktop event
             sounds), where fluidsynth, a GM soundfont and the sound theme are installed.
+        index_backend: the demo index's backend (:mod:`unibind.retrieval.backends`).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -218,7 +220,9 @@ def run_quickstart(
     full_model = save_full_model(trained["moe"], towers, out / "model")
     timings["evaluation_s"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    demo = build_demo_index(full_model, out / "index", corpus, speech, sound_corpus, mocap, with_graph, progress)
+    demo = build_demo_index(
+        full_model, out / "index", corpus, speech, sound_corpus, mocap, with_graph, progress, index_backend
+    )
     timings["demo_index_s"] = time.perf_counter() - mark
     timings["total_s"] = time.perf_counter() - start
 

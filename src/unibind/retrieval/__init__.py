@@ -1,7 +1,27 @@
-"""Vector indexes (exact and FAISS), cross-modal search and score fusion."""
+"""Vector indexes (exact, FAISS, Milvus backends), cross-modal search and score fusion.
 
-from unibind.retrieval.fusion import fuse, rrf_fusion, zscore_fusion
-from unibind.retrieval.index import SearchResult, VectorIndex
-from unibind.retrieval.topk import top_k_chunked, top_k_rescored
+Names are imported on first use, so that light callers (the CLI's argument parser reading the backend
+registry) do not load torch.
+"""
 
-__all__ = ["SearchResult", "VectorIndex", "fuse", "rrf_fusion", "top_k_chunked", "top_k_rescored", "zscore_fusion"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "SearchResult": "unibind.retrieval.index",
+    "VectorIndex": "unibind.retrieval.index",
+    "fuse": "unibind.retrieval.fusion",
+    "rrf_fusion": "unibind.retrieval.fusion",
+    "zscore_fusion": "unibind.retrieval.fusion",
+    "top_k_chunked": "unibind.retrieval.topk",
+    "top_k_rescored": "unibind.retrieval.topk",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

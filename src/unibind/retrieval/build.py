@@ -21,13 +21,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from unibind.atomic import write_directory
 from unibind.datasets.manifest import OnError, SkipReport, read_manifest
 from unibind.embedder import UnifiedEmbedder
 from unibind.modalities import InputError, Modality, ModalitySpec, default_spec
 from unibind.motion.sources import load_motion_features
 from unibind.retrieval.fusion import Fusion, fuse
-from unibind.retrieval.index import INDEX_FILES, Backend, VectorIndex
+from unibind.retrieval.index import VectorIndex
 from unibind.retrieval.lexical import BM25Index
 from unibind.retrieval.payload import (
     INPUTS_NAME,
@@ -44,7 +43,7 @@ from unibind.retrieval.payload import (
 
 log = logging.getLogger(__name__)
 #: What a card index's save writes (and replaces as a whole).
-CARD_INDEX_FILES = (*INDEX_FILES, ITEMS_NAME, INPUTS_NAME, MEDIA_DIR)
+CARD_FILES = (ITEMS_NAME, INPUTS_NAME, MEDIA_DIR)
 
 
 @dataclass
@@ -91,12 +90,13 @@ def build_card_index(
     out: str | Path,
     specs: Mapping[str, ModalitySpec] | None = None,
     dtype: str = "float32",
-    backend: Backend = "exact",
+    backend: str = "exact",
     batch_size: int = 32,
     media: bool = True,
     progress: bool = True,
     on_error: OnError = "raise",
     skipped: SkipReport | None = None,
+    backend_options: Mapping[str, Any] | None = None,
 ) -> VectorIndex:
     """Embed ``entries`` with ``model`` and save the index with its cards, media and input settings in ``out``,
     as a whole (:func:`unibind.atomic.write_directory`: a kill while saving leaves the previous card index).
@@ -105,7 +105,9 @@ def build_card_index(
     several entries (a graph node's image that is also an image item) is embedded once. ``media=False``
     copies and draws nothing (cards keep their text). An input that fails to load raises ``InputError``
     naming the entry, or with ``on_error="skip"`` leaves out the entries that need it, counted in ``skipped``
-    (and logged), while every other entry is embedded and saved.
+    (and logged), while every other entry is embedded and saved. ``backend`` names the index backend
+    (:mod:`unibind.retrieval.backends`) and ``backend_options`` its settings; a Milvus Lite database goes into
+    ``out`` unless they name another URI.
     """
     out = Path(out)
     specs = {m: (specs or {}).get(m) or default_spec(m) for m in model.modalities}
@@ -114,10 +116,9 @@ def build_card_index(
     entries = [e for e in entries if all(_key(m, raw) in vectors for m, raw in e.inputs().items())]
     if not entries:
         raise InputError(f"no item could be embedded; {skipped.count} skipped, first: {skipped.reasons[:1]}")
-    index = VectorIndex(model.embed_dim, dtype=dtype, backend=backend)  # type: ignore[arg-type]
-    for entry in entries:
-        keys = [_key(m, raw) for m, raw in entry.inputs().items()]
-        index.add([entry.id], torch.stack([vectors[key] for key in keys]).mean(0, keepdim=True), entry.modality)
+    index = VectorIndex(model.embed_dim, backend, folder=out, dtype=dtype, **(backend_options or {}))
+    item_vectors = [torch.stack([vectors[_key(m, raw)] for m, raw in e.inputs().items()]).mean(0) for e in entries]
+    index.add([e.id for e in entries], torch.stack(item_vectors), [e.modality for e in entries])
 
     def write(folder: Path) -> None:
         media_dir = folder / MEDIA_DIR
@@ -131,11 +132,10 @@ def build_card_index(
             elif media and (entry.media or entry.modality in (Modality.IMAGE, Modality.AUDIO)):
                 shown = copy_media(entry.media or entry.raw, media_dir, position)
             cards.append(ItemCard(entry.id, entry.modality, entry.text, entry.label, shown, list(entry.neighbours)))
-        index.write_files(folder)
         write_items(folder, cards)
         write_inputs(folder, specs)
 
-    write_directory(out, write, owned=CARD_INDEX_FILES)
+    index.save(out, write, owned=CARD_FILES)
     return index
 
 
@@ -191,11 +191,12 @@ def build_index(
     modalities: Sequence[str],
     out: str | Path,
     dtype: str = "float32",
-    backend: Backend = "exact",
+    backend: str = "exact",
     batch_size: int = 64,
     on_error: OnError = "raise",
     progress: bool = True,
     media: bool = True,
+    backend_options: Mapping[str, Any] | None = None,
 ) -> VectorIndex:
     """Embed the ``modalities`` of every manifest item with the model; save the index and its cards under ``out``."""
     model = UnifiedEmbedder.from_pretrained(model_dir, modalities=modalities).eval()
@@ -214,7 +215,9 @@ def build_index(
         if modality in item.fields
     ]
     specs = {m: default_spec(m) for m in modalities}
-    index = build_card_index(model, entries, out, specs, dtype, backend, batch_size, media, progress, on_error, skipped)
+    index = build_card_index(
+        model, entries, out, specs, dtype, backend, batch_size, media, progress, on_error, skipped, backend_options
+    )
     if skipped.count:
         print(f"skipped {skipped.count} manifest rows or inputs: {skipped.reasons[:3]}")
     return index
