@@ -126,6 +126,10 @@ def test_faiss_indexes_load_as_saved_without_training(backend: str, tmp_path: Pa
     after = loaded.search(queries, 10)
     assert after.ids == before.ids
     torch.testing.assert_close(after.scores, before.scores)
+    on_disk = sum(p.stat().st_size for p in (tmp_path / "saved").rglob("*") if p.is_file())
+    held = sum(int(faiss.serialize_index(i).nbytes) for i in loaded.backend.indexes.values())
+    assert loaded.nbytes == pytest.approx(len(ids) * vectors.shape[1] * 4 + held, rel=0.02)
+    assert loaded.nbytes < on_disk
     loaded.add(["new"], queries[:1], "text")  # added to the loaded index, not a rebuilt one
     assert loaded.search(queries[:1], 1).ids == [["new"]]
     assert calls == {"train": 3 if backend == "faiss-ivf" else 0, "new_index": 3}
@@ -182,6 +186,7 @@ def test_replacing_a_milvus_index_drops_the_old_collection(tmp_path: Path) -> No
 def test_the_registry_names_every_backend_and_refuses_unknown_ones() -> None:
     assert set(BACKENDS) == {"exact", "faiss-flat", "faiss-ivf", "faiss-hnsw", "milvus"}
     assert set(BACKEND_FILES) == {name for backend in BACKENDS for name in backend_class(backend).files}
+    assert all(backend_class(name).name == name for name in BACKENDS)
     with pytest.raises(ValueError, match="unknown index backend 'annoy'"):
         VectorIndex(8, "annoy")
     with pytest.raises(ValueError, match="takes no option 'nlist'; it takes dtype"):

@@ -71,12 +71,15 @@ class FaissBackend(InMemoryVectors):
             index.add(np.ascontiguousarray(self.stored[rows[index.ntotal :]].numpy()))
         return index
 
+    def links_bytes(self, index) -> int:
+        """Bytes of an index's search structure beyond its float32 copy of the vectors."""
+        return 0
+
     @property
     def nbytes(self) -> int:
         """The vectors plus the FAISS indexes built so far (FAISS keeps its own copy of the vectors)."""
-        import faiss
-
-        return super().nbytes + sum(int(faiss.serialize_index(index).nbytes) for index in self.indexes.values())
+        built = sum(index.ntotal * index.d * 4 + self.links_bytes(index) for index in self.indexes.values())
+        return super().nbytes + built
 
     def write_files(self, folder: Path) -> None:
         import faiss
@@ -148,6 +151,10 @@ class FaissIVF(FaissBackend):
     def tune(self, index) -> None:
         index.nprobe = min(self.options["nprobe"], index.nlist)
 
+    def links_bytes(self, index) -> int:
+        """The centroids and each vector's 8-byte id in its list."""
+        return index.nlist * index.d * 4 + index.ntotal * 8
+
 
 class FaissHNSW(FaissBackend):
     """``IndexHNSWFlat``: ``hnsw_m`` links per node, ``ef_search`` candidates kept while searching."""
@@ -164,3 +171,8 @@ class FaissHNSW(FaissBackend):
 
     def tune(self, index) -> None:
         index.hnsw.efSearch = self.options["ef_search"]
+
+    def links_bytes(self, index) -> int:
+        """The graph: 4-byte neighbour ids, per-node levels and 8-byte offsets."""
+        graph = index.hnsw
+        return graph.neighbors.size() * 4 + graph.levels.size() * 4 + graph.offsets.size() * 8
