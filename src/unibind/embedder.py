@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ class UnifiedEmbedder(nn.Module):
         embed_dim: shared embedding size ``D``.
         aligner: shared alignment layer over ``D`` (``MoEAligner``, ``DenseAligner`` or ``IdentityAligner``).
         head_hidden_dim: hidden size of MLP heads (``None``: linear heads).
+        matryoshka_dims: the prefix sizes the model was trained for (a ``MatryoshkaLoss``; the training module
+            records them), the sizes :meth:`encode` may truncate to besides ``embed_dim``; saved with the model.
 
     ``forward({"image": Tensor[B, 3, H, W], "text": list[str]})`` returns
     ``{"image": Tensor[B, D], "text": Tensor[B, D]}``.
@@ -43,6 +45,7 @@ class UnifiedEmbedder(nn.Module):
         embed_dim: int,
         aligner: Aligner,
         head_hidden_dim: int | None = None,
+        matryoshka_dims: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         for name, encoder in encoders.items():
@@ -52,6 +55,7 @@ class UnifiedEmbedder(nn.Module):
             raise ValueError(f"aligner dim {aligner.dim} differs from embed_dim {embed_dim}")
         self.embed_dim = embed_dim
         self.head_hidden_dim = head_hidden_dim
+        self.matryoshka_dims = check_matryoshka_dims(matryoshka_dims, embed_dim)
         self.encoders = nn.ModuleDict(dict(encoders))
         self.heads = nn.ModuleDict(
             {name: ProjectionHead(enc.width, embed_dim, head_hidden_dim) for name, enc in encoders.items()}
@@ -74,6 +78,23 @@ class UnifiedEmbedder(nn.Module):
 
     def forward(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         return {modality: self.align(modality, inputs).embedding for modality, inputs in batch.items()}
+
+    def embed_batch(self, modality: str, batch: Any) -> torch.Tensor:
+        """Aligned embeddings ``[B, D]`` of one collated batch (what :func:`unibind.encoding.encode` calls)."""
+        return self.align(modality, batch).embedding
+
+    def encode(self, inputs: Any, modality: str | None = None, batch_size: int = 32, **options: Any):
+        """Embeddings ``[N, D]`` of strings, paths, images, arrays or a mixed list, in input order, in eval mode;
+        ``normalize``, ``dim`` (Matryoshka), ``show_progress_bar``, ``convert_to``, ``on_error``, ``specs``
+        and ``names`` as in :func:`unibind.encoding.encode`."""
+        from unibind.encoding import encode
+
+        was_training = self.training
+        self.eval()
+        try:
+            return encode(self, inputs, modality, batch_size, **options)
+        finally:
+            self.train(was_training)
 
     # -- persistence -------------------------------------------------------------------------------
 
@@ -98,6 +119,7 @@ class UnifiedEmbedder(nn.Module):
                 "format_version": FORMAT_VERSION,
                 "embed_dim": self.embed_dim,
                 "head_hidden_dim": self.head_hidden_dim,
+                "matryoshka_dims": self.matryoshka_dims,
                 "encoders": encoders,
                 "aligner": {
                     "class_path": class_path(self.aligner),
@@ -141,7 +163,8 @@ class UnifiedEmbedder(nn.Module):
             encoder_cls = import_class(spec["class_path"], Encoder)
             encoders[name] = encoder_cls.from_rebuild_args(spec["init_args"], directory / ASSETS_DIR / name)
         aligner = import_class(config["aligner"]["class_path"], Aligner)(**config["aligner"]["init_args"])
-        model = cls(encoders, config["embed_dim"], aligner, config["head_hidden_dim"])
+        dims = config.get("matryoshka_dims")
+        model = cls(encoders, config["embed_dim"], aligner, config["head_hidden_dim"], dims)
         own = model.state_dict()
         state = load_safetensors(directory / WEIGHTS_NAME, keys=set(own))
         missing = sorted(set(own) - set(state))
@@ -149,6 +172,16 @@ class UnifiedEmbedder(nn.Module):
             raise ValueError(f"{directory / WEIGHTS_NAME} lacks {len(missing)} tensors, e.g. {missing[:3]}")
         model.load_state_dict(state)
         return model.eval()
+
+
+def check_matryoshka_dims(dims: Sequence[int] | None, embed_dim: int) -> tuple[int, ...] | None:
+    """``dims`` sorted without repeats, each in ``1..embed_dim``; None or empty: None."""
+    if not dims:
+        return None
+    bad = [d for d in dims if not isinstance(d, int) or not 0 < d <= embed_dim]
+    if bad:
+        raise ValueError(f"matryoshka_dims {bad} are not sizes between 1 and embed_dim={embed_dim}")
+    return tuple(sorted(set(dims)))
 
 
 def read_model_config(path: Path) -> dict[str, Any]:

@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-from tqdm.auto import tqdm
 
 from unibind.datasets.manifest import SkipReport
 from unibind.embedder import UnifiedEmbedder
 from unibind.modalities import ModalitySpec, default_spec
-from unibind.modalities.base import InputError
 
 
 class TextImageEmbedder(Protocol):
@@ -77,7 +75,6 @@ def embed_pairs(
     return torch.stack(rows)
 
 
-@torch.no_grad()
 def embed_raw(
     model: UnifiedEmbedder,
     modality: str,
@@ -88,29 +85,20 @@ def embed_raw(
     progress: bool = False,
     skipped: SkipReport | None = None,
 ) -> tuple[torch.Tensor, list[int]]:
-    """``(vectors [K, D], kept)``: raw inputs loaded by ``spec`` (default: the modality's) a batch at a time.
+    """``(vectors [K, D], kept)``: :meth:`UnifiedEmbedder.encode` of raw inputs of one ``modality``.
 
     ``names`` name the inputs in load errors. An input that fails to load raises
     :class:`~unibind.modalities.base.InputError`, or, given a ``skipped`` report, is counted there and left
     out: ``kept`` lists the positions of the inputs that have a vector.
     """
-    spec = spec or default_spec(modality)
     names = list(names) if names is not None else [f"{modality} input {i}" for i in range(len(raws))]
-    vectors, kept = [], []
-    for start in tqdm(range(0, len(raws), batch_size), desc=f"embedding {modality}", disable=not progress):
-        samples = []
-        for position in range(start, min(start + batch_size, len(raws))):
-            try:
-                samples.append(spec.load(raws[position], item=names[position]))
-            except InputError as error:
-                if skipped is None:
-                    raise
-                skipped.add(str(error))
-                continue
-            kept.append(position)
-        if samples:
-            vectors.append(model({modality: spec.collate(samples)})[modality].float())
-    return (torch.cat(vectors) if vectors else torch.empty(0, model.embed_dim)), kept
+    options = {"specs": {modality: spec} if spec else None, "names": names, "show_progress_bar": progress}
+    if skipped is None:
+        return model.encode(list(raws), modality, batch_size, **options), list(range(len(raws)))
+    vectors, left_out = model.encode(
+        list(raws), modality, batch_size, on_error="skip", on_skip=lambda _, message: skipped.add(message), **options
+    )
+    return vectors, sorted(set(range(len(raws))) - set(left_out))
 
 
 class ModelEmbedder:

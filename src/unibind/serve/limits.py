@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from unibind.modalities.suffixes import FILE_SUFFIXES
+
 MIB = 1024 * 1024
 # multipart framing (boundaries, part headers, the other form fields) allowed on top of the file itself
 MULTIPART_OVERHEAD = 64 * 1024
@@ -36,13 +38,7 @@ class Limits:
     max_query_chars: int = 2000
     max_image_pixels: int = 40_000_000
     max_audio_seconds: float = 600.0
-    upload_types: dict[str, tuple[str, ...]] = field(
-        default_factory=lambda: {
-            "image": (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"),
-            "audio": (".wav", ".flac", ".ogg", ".oga", ".mp3"),
-            "motion": (".bvh", ".npy", ".txt", ".json"),
-        }
-    )
+    upload_types: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(FILE_SUFFIXES))
 
 
 class BodySizeLimit:

@@ -22,11 +22,11 @@ from lightning.fabric.utilities.apply_func import move_data_to_device
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_warn
 
-from unibind.embedder import UnifiedEmbedder
+from unibind.embedder import UnifiedEmbedder, check_matryoshka_dims
 from unibind.evaluation import cross_modal_recall
 from unibind.fusion import AlignerOutput
 from unibind.modalities import ModalitySpec, default_spec
-from unibind.objectives import InfoNCELoss, all_reduce_sum, gather_objects
+from unibind.objectives import InfoNCELoss, MatryoshkaLoss, all_reduce_sum, gather_objects
 from unibind.objectives.distributed import world_size
 from unibind.training.grad_cache import grad_cache_step
 from unibind.training.optim import WarmupCosine, split_weight_decay
@@ -126,6 +126,8 @@ class UnibindModule(L.LightningModule):
             embedder.encoders[modality].lock()
         self.embedder = embedder
         self.objective = objective if objective is not None else InfoNCELoss()
+        if isinstance(self.objective, MatryoshkaLoss):  # the saved model says which sizes it can be cut to
+            embedder.matryoshka_dims = check_matryoshka_dims(self.objective.dims, embedder.embed_dim)
         self.pairs = modality_pairs(embedder.modalities, pairs, anchor)
         self.optimizer_factory = optimizer
         self.schedule = schedule
