@@ -23,7 +23,7 @@ def test_save_load_round_trip_identical(tiny_embedder: UnifiedEmbedder, tmp_path
     with torch.no_grad():
         before = tiny_embedder(batch)
     tiny_embedder.save_pretrained(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors", "unibind_config.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "model.safetensors", "unibind_config.json"]
     loaded = UnifiedEmbedder.from_pretrained(tmp_path)
     with torch.no_grad():
         after = loaded(batch)
@@ -128,7 +128,12 @@ def test_saving_over_a_model_replaces_it_as_a_whole(tiny_bert_dir: Path, tmp_pat
     (folder / "notes.txt").write_text("mine")
     clip = UnifiedEmbedder({"text": OpenClipTextEncoder(model_cfg=TINY_CLIP_CFG)}, 16, DenseAligner(16)).eval()
     clip.save_pretrained(folder)  # the new version has no assets: the old ones go, other files stay
-    assert sorted(p.name for p in folder.iterdir()) == ["model.safetensors", "notes.txt", "unibind_config.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "README.md",
+        "model.safetensors",
+        "notes.txt",
+        "unibind_config.json",
+    ]
     loaded = UnifiedEmbedder.from_pretrained(folder)
     assert isinstance(loaded.encoders["text"], OpenClipTextEncoder)
     with torch.no_grad():

