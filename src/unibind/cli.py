@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     ibuild.add_argument("--milvus-index", default="FLAT", choices=list(MILVUS_INDEX_TYPES),
                         help="milvus backend: the vector index type (default FLAT, exact)")  # fmt: skip
     ibuild.add_argument("--on-error", default="raise", choices=["raise", "skip"])
+    ibuild.add_argument("--dim", type=int, help="keep the first DIM dimensions (a Matryoshka size the model was "
+                        "trained for); searches cut their queries to it")  # fmt: skip
     ibuild.add_argument(
         "--no-media",
         action="store_true",
@@ -237,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             on_error=args.on_error,
             media=not args.no_media,
             backend_options=_backend_options(args),
+            dim=args.dim,
         )
         print(f"indexed {len(built)} vectors ({', '.join(sorted(set(built.modalities)))}) into {args.out}")
         return 0

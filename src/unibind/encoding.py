@@ -94,6 +94,16 @@ def check_dim(dim: int | None, embed_dim: int, trained: Sequence[int] | None) ->
     return dim
 
 
+def index_query_dim(index_dim: int, model: Embeds) -> int | None:
+    """The prefix size ``model``'s queries are cut to for an index of ``index_dim``-d vectors (None: whole), or
+    ``ValueError`` when the model cannot give vectors of that size."""
+    try:
+        return check_dim(index_dim, model.embed_dim, model.matryoshka_dims)
+    except ValueError as err:
+        raise ValueError(f"the index holds {index_dim}-d vectors, the model makes {model.embed_dim}-d ones "
+                         f"({err})") from None  # fmt: skip
+
+
 def truncate(vectors: torch.Tensor, dim: int | None, normalize: bool = True) -> torch.Tensor:
     """The first ``dim`` dimensions of ``vectors [N, D]`` (all when None), L2-normalised when ``normalize``."""
     if dim is not None:

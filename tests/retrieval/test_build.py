@@ -135,3 +135,35 @@ def test_build_and_search_on_every_backend(
     with pytest.raises(SystemExit, match="apply to --backend milvus, not faiss-hnsw"):
         main(["index", "build", "--model", str(model), *manifest, "--out", str(tmp_path / "x"), "--backend",
               "faiss-hnsw", "--milvus-uri", "http://localhost:19530"])  # fmt: skip
+
+
+def test_a_matryoshka_index_keeps_the_first_dims_and_cuts_its_queries(
+    tmp_path: Path, tiny_embedder: UnifiedEmbedder, shapes_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    from unibind.serve import SearchEngine
+
+    tiny_embedder.matryoshka_dims = (8, 16, 32)
+    model = tiny_embedder.save_pretrained(tmp_path / "model")
+    argv = ["index", "build", "--model", str(model), "--manifest", str(shapes_dir / "val.jsonl"), "--no-media"]
+    assert main([*argv, "--modalities", "image", "text", "--out", str(tmp_path / "idx8"), "--dim", "8"]) == 0
+    assert main([*argv, "--modalities", "image", "text", "--out", str(tmp_path / "idx"), "--on-error", "raise"]) == 0
+    small, full = VectorIndex.load(tmp_path / "idx8"), VectorIndex.load(tmp_path / "idx")
+    assert small.dim == 8
+    assert small.ids == full.ids
+    torch.testing.assert_close(small.vectors, torch.nn.functional.normalize(full.vectors[:, :8], dim=1))
+    capsys.readouterr()
+    assert main(["search", "--model", str(model), "--index", str(tmp_path / "idx8"), "--text", "a red circle"]) == 0
+    found = [line.split()[-1] for line in capsys.readouterr().out.strip().splitlines()]
+    loaded = UnifiedEmbedder.from_pretrained(model)
+    query = loaded.encode("a red circle", dim=8)
+    assert found == small.search(query, 10).ids[0]
+    engine = SearchEngine(model, tmp_path / "idx8")
+    torch.testing.assert_close(engine.embed("text", "a red circle"), query[0], atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match=r"trained for dimensions \[8, 16, 32\]"):
+        main([*argv, "--modalities", "text", "--out", str(tmp_path / "x"), "--dim", "12"])
+    tiny_embedder.matryoshka_dims = None
+    plain = tiny_embedder.save_pretrained(tmp_path / "plain")
+    with pytest.raises(ValueError, match="the index holds 8-d vectors, the model makes 32-d ones"):
+        SearchEngine(plain, tmp_path / "idx8")

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from unibind.datasets.manifest import OnError, SkipReport, read_manifest
 from unibind.embedder import UnifiedEmbedder
+from unibind.encoding import check_dim, index_query_dim, truncate
 from unibind.modalities import InputError, Modality, ModalitySpec, default_spec
 from unibind.motion.sources import load_motion_features
 from unibind.retrieval.fusion import Fusion, fuse
@@ -97,6 +98,7 @@ def build_card_index(
     on_error: OnError = "raise",
     skipped: SkipReport | None = None,
     backend_options: Mapping[str, Any] | None = None,
+    dim: int | None = None,
 ) -> VectorIndex:
     """Embed ``entries`` with ``model`` and save the index with its cards, media and input settings in ``out``,
     as a whole (:func:`unibind.atomic.write_directory`: a kill while saving leaves the previous card index).
@@ -107,18 +109,20 @@ def build_card_index(
     naming the entry, or with ``on_error="skip"`` leaves out the entries that need it, counted in ``skipped``
     (and logged), while every other entry is embedded and saved. ``backend`` names the index backend
     (:mod:`unibind.retrieval.backends`) and ``backend_options`` its settings; a Milvus Lite database goes into
-    ``out`` unless they name another URI.
+    ``out`` unless they name another URI. ``dim`` keeps the first ``dim`` dimensions of every vector
+    (Matryoshka: the model must have been trained for that size), so queries are cut to it too.
     """
     out = Path(out)
+    cut = check_dim(dim, model.embed_dim, model.matryoshka_dims)
     specs = {m: (specs or {}).get(m) or default_spec(m) for m in model.modalities}
     skipped = skipped if skipped is not None else SkipReport()
     vectors, drawings = _embed_inputs(model, entries, specs, batch_size, progress, on_error, skipped)
     entries = [e for e in entries if all(_key(m, raw) in vectors for m, raw in e.inputs().items())]
     if not entries:
         raise InputError(f"no item could be embedded; {skipped.count} skipped, first: {skipped.reasons[:1]}")
-    index = VectorIndex(model.embed_dim, backend, folder=out, dtype=dtype, **(backend_options or {}))
+    index = VectorIndex(cut or model.embed_dim, backend, folder=out, dtype=dtype, **(backend_options or {}))
     item_vectors = [torch.stack([vectors[_key(m, raw)] for m, raw in e.inputs().items()]).mean(0) for e in entries]
-    index.add([e.id for e in entries], torch.stack(item_vectors), [e.modality for e in entries])
+    index.add([e.id for e in entries], truncate(torch.stack(item_vectors), cut), [e.modality for e in entries])
 
     def write(folder: Path) -> None:
         media_dir = folder / MEDIA_DIR
@@ -179,7 +183,8 @@ def _embed_inputs(
             if not chunk:
                 continue
             batch = specs[modality].collate([sample for sample, _ in loaded])
-            for key, vector, (_, positions) in zip(chunk, model({modality: batch})[modality], loaded, strict=True):
+            embedded = model.embed_batch(modality, batch)
+            for key, vector, (_, positions) in zip(chunk, embedded, loaded, strict=True):
                 vectors[key], drawings[key] = vector, positions
     return vectors, drawings
 
@@ -197,6 +202,7 @@ def build_index(
     progress: bool = True,
     media: bool = True,
     backend_options: Mapping[str, Any] | None = None,
+    dim: int | None = None,
 ) -> VectorIndex:
     """Embed the ``modalities`` of every manifest item with the model; save the index and its cards under ``out``."""
     model = UnifiedEmbedder.from_pretrained(model_dir, modalities=modalities).eval()
@@ -216,7 +222,7 @@ def build_index(
     ]
     specs = {m: default_spec(m) for m in modalities}
     index = build_card_index(
-        model, entries, out, specs, dtype, backend, batch_size, media, progress, on_error, skipped, backend_options
+        model, entries, out, specs, dtype, backend, batch_size, media, progress, on_error, skipped, backend_options, dim
     )
     if skipped.count:
         print(f"skipped {skipped.count} manifest rows or inputs: {skipped.reasons[:3]}")
@@ -241,10 +247,9 @@ def search_text(
     """
     model = UnifiedEmbedder.from_pretrained(model_dir, modalities=["text"]).eval()
     index = VectorIndex.load(index_dir)
-    if index.dim != model.embed_dim:
-        raise ValueError(f"the index holds {index.dim}-d vectors, the model makes {model.embed_dim}-d ones")
+    cut = index_query_dim(index.dim, model)
     spec = default_spec("text")
-    vector = model({"text": spec.collate([spec.load(query)])})["text"]
+    vector = truncate(model.embed_batch("text", spec.collate([spec.load(query)])), cut)
     result = index.search(vector, depth if hybrid else k, modalities)
     dense = [(i, float(s)) for i, s in zip(result.ids[0], result.scores[0].tolist(), strict=True) if i is not None]
     if hybrid is None:

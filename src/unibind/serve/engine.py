@@ -22,6 +22,7 @@ import torch
 
 from unibind.atomic import read_directory
 from unibind.embedder import UnifiedEmbedder
+from unibind.encoding import index_query_dim, truncate
 from unibind.modalities import Modality, default_spec
 from unibind.retrieval import VectorIndex
 from unibind.retrieval.build import load_input
@@ -65,10 +66,7 @@ class SearchEngine:
         self.index = VectorIndex.load(self.index_dir)
         self.cards = read_items(self.index_dir)
         self.model = UnifiedEmbedder.from_pretrained(model_dir).eval()
-        if self.index.dim != self.model.embed_dim:
-            raise ValueError(
-                f"the index holds {self.index.dim}-d vectors, the model makes {self.model.embed_dim}-d ones"
-            )
+        self.query_dim = index_query_dim(self.index.dim, self.model)  # a Matryoshka prefix, or None: whole
         stored = read_inputs(self.index_dir)
         # a graph tower embeds sampled subgraphs, not anything a request can carry
         self.query_modalities = [m for m in self.model.modalities if m != Modality.GRAPH]
@@ -107,7 +105,7 @@ class SearchEngine:
         spec = self.specs[modality]
         sample, _ = load_input(spec, raw, item="query")
         with self._lock:
-            return self.model({modality: spec.collate([sample])})[modality][0]
+            return truncate(self.model.embed_batch(modality, spec.collate([sample])), self.query_dim)[0]
 
     def item_vector(self, item_id: str) -> torch.Tensor:
         """The stored vector of an indexed item; KeyError if unknown."""
