@@ -110,6 +110,19 @@ def test_one_epoch_quickstart_on_fixture(
     spec = AudioSpec(16000, clip_seconds=4.0)
     clip = spec.collate([spec.load(corpus / "speech" / "1f600.wav")])
     assert model({"audio": clip})["audio"].shape == (1, 256)
+    # the Matryoshka-trained MoE: recall at each size, at full size equal to the plain MoE's own evaluation path
+    matryoshka = metrics["matryoshka"]
+    assert matryoshka["dims"] == [32, 64, 128, 256]
+    assert set(matryoshka["matryoshka"]) == set(matryoshka["trained_at_full_size"]) == {32, 64, 128, 256}
+    full_size = metrics["recall"]["moe"]["mean"]["text_to_image"]
+    assert matryoshka["trained_at_full_size"][256] == {"R@1": full_size["R@1"], "R@10": full_size["R@10"]}
+    assert "**Matryoshka: text->image" in (out / "report.md").read_text()
+    cut = UnifiedEmbedder.from_pretrained(out / "model_matryoshka", modalities=["text"])
+    assert cut.matryoshka_dims == (32, 64, 128, 256)
+    assert cut.encode("grinning face", dim=64).shape == (1, 64)
+    card = (out / "model" / "README.md").read_text()
+    assert "| emoji text->image | R@1 |" in card
+    assert "efficientnet-lite0" in card.lower()
     # features are cached: a second run does not recompute them
     cached = sorted((tmp_path / "cache" / "features").iterdir())
     run_quickstart(tmp_path / "run2", corpus_dir=corpus, epochs=0, progress=False, **options)

@@ -63,6 +63,31 @@ def retrieval_ranks(
     return ranks
 
 
+def matryoshka_recall(
+    embedder: UnifiedEmbedder, table: FeatureTable, split: str, languages: Sequence[str], dims: Sequence[int]
+) -> dict[int, dict[str, float]]:
+    """``{dim: {"R@1": .., "R@10": ..}}`` of text->image retrieval with every embedding cut to its first ``dim``
+    values and normalised again, averaged over ``languages`` (as the ``mean`` row of :func:`recall_table`)."""
+    items = table.items(split)
+    images, _ = embed_features(embedder, table.image[items], "image")
+    by_language = {}
+    for language in languages:
+        captions = table.captions(items, language, names_only=True)
+        if len(captions):
+            texts, _ = embed_features(embedder, table.text[captions], "text")
+            by_language[language] = (texts, table.caption_item[captions].view(-1, 1) == items.view(1, -1))
+    recall = {}
+    for dim in dims:
+        cut_images = torch.nn.functional.normalize(images[:, :dim], dim=1)
+        per_language = [
+            Ranks(best_relevant_rank(torch.nn.functional.normalize(texts[:, :dim], dim=1) @ cut_images.T, relevant),
+                  len(items)).recall((1, 10))
+            for texts, relevant in by_language.values()
+        ]  # fmt: skip
+        recall[dim] = {key: sum(r[key] for r in per_language) / len(per_language) for key in ("R@1", "R@10")}
+    return recall
+
+
 def recall_table(ranks: dict[str, dict[str, Ranks]]) -> dict[str, dict[str, dict[str, float]]]:
     """``{language: {direction: {"R@1": ..}}}`` plus a ``mean`` over languages."""
     table = {language: {direction: r.recall() for direction, r in by_dir.items()} for language, by_dir in ranks.items()}

@@ -175,6 +175,21 @@ def english_tower_line(minilm: dict[str, dict[str, float]], use: dict[str, dict[
     )
 
 
+def matryoshka_table(plain: dict[int, dict[str, float]], matryoshka: dict[int, dict[str, float]]) -> str:
+    """Text->image R@1 / R@10 (mean over languages) per embedding size: the MoE trained at full size only, cut,
+    against the MoE trained with the Matryoshka loss at those sizes."""
+    lines = [
+        "**Matryoshka: text->image, mean over languages, MoE, embeddings cut to their first d values**",
+        "",
+        "| d | trained at full size: R@1 / R@10 | Matryoshka-trained: R@1 / R@10 |",
+        "|---:|---:|---:|",
+    ]
+    for dim in sorted(matryoshka, reverse=True):
+        cells = [" / ".join(f"{100 * r[f'R@{k}']:.1f}" for k in (1, 10)) for r in (plain[dim], matryoshka[dim])]
+        lines.append(f"| {dim} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
+
+
 def plot_recall_curves(ranks: dict[str, dict[str, dict[str, Ranks]]], path: Path, max_k: int = 50) -> None:
     """Recall@K for K = 1..max_k: one line per language for the MoE, mean curves of the other variants."""
     ks = list(range(1, max_k + 1))

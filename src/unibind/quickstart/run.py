@@ -16,9 +16,11 @@ from unibind.datasets.sounds import SoundCorpus, SoundSourceMissingError, build_
 from unibind.embedder import UnifiedEmbedder
 from unibind.evaluation import label_prompts
 from unibind.features import cached_features
+from unibind.model_card import CardFacts
 from unibind.quickstart.demo import build_demo_index, serve_command
 from unibind.quickstart.evaluate import (
     embed_features,
+    matryoshka_recall,
     recall_table,
     retrieval_ranks,
     speech_ranks,
@@ -32,6 +34,7 @@ from unibind.quickstart.report import (
     espeak_table,
     graph_table,
     markdown_tables,
+    matryoshka_table,
     motion_table,
     plot_expert_usage,
     plot_joint_space,
@@ -44,20 +47,52 @@ from unibind.quickstart.sounds import espeak_features, espeak_ranks, sound_featu
 from unibind.quickstart.train import train_variant
 
 VARIANTS = ("untrained", "dense", "moe")
+#: Prefix sizes of the quickstart's Matryoshka-trained MoE (its embedding has 256 dimensions).
+MATRYOSHKA_DIMS = (32, 64, 128, 256)
 CATEGORY_PROMPT = "an emoji of {}"
 
 
-def save_full_model(trained: UnifiedEmbedder, towers: dict, directory: Path) -> UnifiedEmbedder:
-    """Put the trained heads and aligner behind the real towers and save that as a usable model (returned).
+def save_full_model(
+    trained: UnifiedEmbedder, towers: dict, directory: Path, card: CardFacts | None = None
+) -> UnifiedEmbedder:
+    """Put the trained heads and aligner behind the real towers and save that as a usable model (returned),
+    with ``card``'s facts in its model card.
 
     Modalities without a frozen tower (motion) keep the encoder they were trained with.
     """
     encoders = {modality: towers.get(modality, trained.encoders[modality]) for modality in trained.modalities}
-    full = UnifiedEmbedder(encoders, trained.embed_dim, type(trained.aligner)(**trained.aligner.init_args))
+    aligner = type(trained.aligner)(**trained.aligner.init_args)
+    full = UnifiedEmbedder(encoders, trained.embed_dim, aligner, matryoshka_dims=trained.matryoshka_dims)
     full.heads.load_state_dict(trained.heads.state_dict())
     full.aligner.load_state_dict(trained.aligner.state_dict())
+    full.card = card or CardFacts()
     full.save_pretrained(directory)
     return full.eval()
+
+
+def splits_of(table: FeatureTable) -> dict[str, int]:
+    return {split: len(table.items(split)) for split in ("train", "val", "test")}
+
+
+def quickstart_card(corpus, splits: dict[str, int], epochs: int, recall: dict, variant: str) -> CardFacts:
+    """The model card facts of a quickstart model: its corpus and its held-out text->image figures.
+
+    ``recall``: ``{"text_to_image": {"R@1": ..}}`` (a ``mean`` row) or, for the Matryoshka model,
+    ``{dim: {"R@1": .., "R@10": ..}}``.
+    """
+    data = [
+        f"emoji corpus at {corpus.root}: Noto emoji images with Unicode CLDR names and keywords in 11 languages; "
+        f"{splits['train']} train / {splits['val']} val / {splits['test']} test emoji; {epochs} epochs ({variant})",
+        "spoken English names (piper), labelled instrument notes and event sounds and DeepMimic / BVH motion where "
+        "the quickstart found them (see its report.md)",
+    ]
+    source = "quickstart metrics.json, held-out emoji, mean over languages"
+    if "text_to_image" in recall:
+        rows = [("text->image", k, recall["text_to_image"][k]) for k in ("R@1", "R@10")]
+    else:
+        rows = [(f"text->image, d={dim}", k, recall[dim][k]) for dim in sorted(recall) for k in ("R@1", "R@10")]
+    evaluations = [{"benchmark": f"emoji {what}", "metric": k, "value": v, "source": source} for what, k, v in rows]
+    return CardFacts(training_data=data, evaluations=evaluations)
 
 
 def plot_moe_space(moe: UnifiedEmbedder, table: FeatureTable, out: Path) -> dict[str, torch.Tensor]:
@@ -171,6 +206,7 @@ def run_quickstart(
     mark = time.perf_counter()
     trained = {variant: train_variant(table, variant, epochs, progress=progress, extras=extras) for variant in VARIANTS}
     trained_en = train_variant(english, "moe", epochs, progress=progress) if english is not None else None
+    matryoshka = train_variant(table, "moe", epochs, progress=progress, extras=extras, matryoshka_dims=MATRYOSHKA_DIMS)
     timings["training_s"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -215,9 +251,16 @@ def run_quickstart(
     english_results = None
     if trained_en is not None:
         english_results = recall_table(retrieval_ranks(trained_en, english, "test", ["en"]))["en"]
+    matryoshka_results = {
+        "trained_at_full_size": matryoshka_recall(trained["moe"], table, "test", languages, MATRYOSHKA_DIMS),
+        "matryoshka": matryoshka_recall(matryoshka, table, "test", languages, MATRYOSHKA_DIMS),
+    }
     plot_recall_curves(ranks, out / "recall_curves.png")
     usage = plot_moe_space(trained["moe"], table, out)
-    full_model = save_full_model(trained["moe"], towers, out / "model")
+    card = quickstart_card(corpus, splits_of(table), epochs, results["moe"]["mean"], "moe")
+    full_model = save_full_model(trained["moe"], towers, out / "model", card)
+    matryoshka_card = quickstart_card(corpus, splits_of(table), epochs, matryoshka_results["matryoshka"], "matryoshka")
+    save_full_model(matryoshka, towers, out / "model_matryoshka", matryoshka_card)
     timings["evaluation_s"] = time.perf_counter() - mark
     mark = time.perf_counter()
     demo = build_demo_index(
@@ -226,7 +269,7 @@ def run_quickstart(
     timings["demo_index_s"] = time.perf_counter() - mark
     timings["total_s"] = time.perf_counter() - start
 
-    splits = {split: len(table.items(split)) for split in ("train", "val", "test")}
+    splits = splits_of(table)
     tables = markdown_tables(results)
     if table.audio is not None:
         tables += "\n\n" + speech_table(spoken)
@@ -241,6 +284,7 @@ def run_quickstart(
         tables += "\n\n" + motion_table(motion_results, len(motions.items("test")), len(set(motions.group.tolist())))
     if english_results is not None:
         tables += "\n\n" + english_tower_line(english_results, results["moe"]["en"])
+    tables += "\n\n" + matryoshka_table(matryoshka_results["trained_at_full_size"], matryoshka_results["matryoshka"])
     metrics = {
         "corpus": {"root": str(corpus.root), "items": len(table.rows), "splits": splits, "languages": languages},
         "sound_corpus": (
@@ -271,6 +315,7 @@ def run_quickstart(
             if motion_results
             else None
         ),
+        "matryoshka": {"dims": list(MATRYOSHKA_DIMS), **matryoshka_results},
         "expert_usage": {m: c.tolist() for m, c in usage.items()},
         "timings": {key: round(value, 1) for key, value in timings.items()},
     }
@@ -278,7 +323,8 @@ def run_quickstart(
     write_report(out / "report.md", splits, tables, pictures)
     print()
     print(tables)
-    print(f"\nwrote {out}/ (report.md, metrics.json, plots, model/, index/) in {timings['total_s']:.0f} s")
+    print(f"\nwrote {out}/ (report.md, metrics.json, plots, model/, model_matryoshka/, index/) in "
+          f"{timings['total_s']:.0f} s")  # fmt: skip
     counts = ", ".join(f"{demo.modalities.count(m)} {m}" for m in dict.fromkeys(demo.modalities))
     print(f"\nSearch the held-out items ({counts}) in your browser: run\n")
     print(f"    {serve_command(out / 'model', out / 'index')}\n")

@@ -15,6 +15,7 @@ from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import PrecomputedFeatures
 from unibind.encoders.base import Encoder
 from unibind.fusion import Aligner, DenseAligner, IdentityAligner, MoEAligner
+from unibind.objectives import InfoNCELoss, MatryoshkaLoss
 from unibind.quickstart.features import FeatureTable
 from unibind.quickstart.motion import motion_encoder
 from unibind.training import UnibindModule
@@ -149,10 +150,13 @@ def train_variant(
     seed: int = 0,
     progress: bool = True,
     extras: Sequence[PairedTable] = (),
+    matryoshka_dims: Sequence[int] | None = None,
 ) -> UnifiedEmbedder:
     """A feature embedder of ``variant``, trained for ``epochs`` (the ``untrained`` one is returned as built).
 
-    The train rows of each ``extras`` table (sounds, motion windows) join the emoji in every epoch.
+    The train rows of each ``extras`` table (sounds, motion windows) join the emoji in every epoch. With
+    ``matryoshka_dims`` the InfoNCE loss is applied at each of those prefix sizes (``MatryoshkaLoss``), and the
+    model records them.
     """
     L.seed_everything(seed, verbose=False)
     embedder = feature_embedder(table, variant, embed_dim, extras)
@@ -161,7 +165,10 @@ def train_variant(
     if progress:
         counts = "".join(f", {len(extra.items('train'))} {extra.modality} items" for extra in extras)
         print(f"training the {variant} aligner: {epochs} epochs on {len(table.items('train'))} emoji{counts}")
-    module = UnibindModule(embedder, optimizer=lambda params: torch.optim.AdamW(params, lr=lr, weight_decay=0.01))
+    objective = MatryoshkaLoss(InfoNCELoss(), list(matryoshka_dims)) if matryoshka_dims else None
+    module = UnibindModule(
+        embedder, objective, optimizer=lambda params: torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    )
     train = CaptionPairs(table, table.items("train"), extras=[(extra, extra.items("train")) for extra in extras])
     val_extras = [(extra, extra.items("val")) for extra in extras if len(extra.items("val"))]
     val = CaptionPairs(table, table.items("val"), english_names=True, extras=val_extras)
