@@ -92,6 +92,28 @@ def add_eval_commands(benchmarks: argparse._SubParsersAction) -> None:
     xtd.add_argument("--images", default=None, help="images folder (default DATA/images)")
     xtd.add_argument("--text-only", action="store_true", help="no images: caption -> English caption retrieval only")
     _add_common(xtd)
+    for name, title, split, layout in (
+        ("clotho", "Clotho", "evaluation", "clotho_captions_<split>.csv and <split>/*.wav"),
+        ("audiocaps", "AudioCaps", "test", "<split>.csv (audiocap_id, youtube_id, start_time, caption) and audio/"),
+    ):
+        captions = benchmarks.add_parser(
+            name, help=f"{title}: text <-> audio R@1/5/10 and mAP@10 (LAION-CLAP / DCASE protocols)"
+        )
+        captions.add_argument("--data", required=True, help=f"dataset folder: {layout}")
+        captions.add_argument("--model", required=True, help="a saved unibind model with text and audio encoders")
+        captions.add_argument("--split", default=split, help=f"split name (default {split})")
+        if name == "audiocaps":
+            captions.add_argument("--audio", default=None, help="folder of the downloaded clips (default DATA/audio)")
+        captions.add_argument("--batch-size", type=int, default=32)
+        captions.add_argument(
+            "--spec",
+            nargs="+",
+            default=[],
+            metavar="KEY=VALUE",
+            type=_setting,
+            help="audio input settings (default crop=chunks: every 10 s window, averaged), e.g. sample_rate=48000",
+        )
+        _add_common(captions)
     zero = benchmarks.add_parser("zeroshot", help="zero-shot classification of a manifest's items via label prompts")
     zero.add_argument("--manifest", required=True, help="manifest (.jsonl) with a file or text per item and a label")
     zero.add_argument("--model", required=True, help="a saved unibind model")
@@ -140,7 +162,15 @@ def run_eval(args: argparse.Namespace, argv: list[str]) -> int:
         first, second = (read_record(path) for path in args.records)
         print(compare_records(first, second, names=(Path(args.records[0]).stem, Path(args.records[1]).stem)))
         return 0
-    runner = {"humanml3d": _humanml3d, "beir": _beir, "mmeb": _mmeb, "xtd": _xtd, "zeroshot": _zeroshot}
+    runner = {
+        "humanml3d": _humanml3d,
+        "beir": _beir,
+        "mmeb": _mmeb,
+        "xtd": _xtd,
+        "zeroshot": _zeroshot,
+        "clotho": _audio_captions,
+        "audiocaps": _audio_captions,
+    }
     return runner[args.benchmark](args, argv)
 
 
@@ -323,5 +353,40 @@ def _zeroshot(args: argparse.Namespace, argv: list[str]) -> int:
         rows=results["rows"],
         table=table,
         details={**results["details"], "template": args.template, "label_field": args.label_field},
+    )
+    return 0
+
+
+def _audio_captions(args: argparse.Namespace, argv: list[str]) -> int:
+    from unibind.embedder import UnifiedEmbedder
+    from unibind.evaluation.audio_captions import (
+        METRICS,
+        audio_spec,
+        evaluate_audio_captions,
+        read_benchmark,
+        results_table,
+    )
+    from unibind.evaluation.records import data_record, model_record
+
+    data = read_benchmark(args.benchmark, args.data, args.split, args.on_error, getattr(args, "audio", None))
+    model = UnifiedEmbedder.from_pretrained(args.model, modalities=["text", "audio"]).eval()
+    spec = audio_spec(dict(args.spec))
+    results = evaluate_audio_captions(model, data, spec, args.batch_size, args.on_error)
+    details = results["details"]
+    table = results_table(results["rows"], details)
+    name = {"clotho": "Clotho", "audiocaps": "AudioCaps"}[args.benchmark]
+    print(f"{name} {args.split}: {details['clips']} clips, {details['captions']} captions; in percent")
+    if details["skipped"]:
+        print(f"skipped {details['skipped']}: {details['skip_reasons'][:3]}")
+    print(table)
+    _write(
+        args,
+        argv,
+        model=model_record(args.model),
+        data=data_record(args.data, data.files, version=f"{name} {args.split}"),
+        metrics=METRICS,
+        rows=results["rows"],
+        table=table,
+        details={**details, "batch_size": args.batch_size},
     )
     return 0
