@@ -43,7 +43,7 @@ lint: install
 
 # Regenerate the lock after changing dependencies in pyproject.toml.
 lock: | $(UV)
-	$(UV) pip compile pyproject.toml --extra dev --extra pretrained --extra data --python-version 3.11 \
+	$(UV) pip compile pyproject.toml --extra dev --extra pretrained --extra data --extra interop --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 --generate-hashes --custom-compile-command "make lock" \
 		-o requirements.lock
 
