@@ -4,6 +4,18 @@ A clip is ``[T, F]``: ``T`` frames at ``fps`` of ``F`` features. Loading checks 
 (no NaN or inf, at least ``min_frames`` frames), normalises with the dataset's ``Mean.npy`` / ``Std.npy``
 when given, and crops to ``max_frames`` (HumanML3D: 196 frames, 9.8 s at 20 fps): a random window in
 training, the first or the centre window in evaluation. Batches pad to the longest clip and carry a mask.
+
+A spec's ``representation`` says where the features come from (:data:`REPRESENTATIONS`):
+
+- ``features`` (default): ``[T, F]`` arrays or ``.npy`` files taken as they are (``new_joint_vecs``);
+- ``humanml3d``: any motion source (BVH, DeepMimic clip, HumanML3D ``new_joints`` or ``new_joint_vecs``)
+  turned into HumanML3D's 263-d representation (:func:`unibind.motion.sources.load_humanml3d_features`,
+  Guo et al. 2022, https://arxiv.org/abs/2204.04127), for models trained on HumanML3D;
+- ``canonical``: any motion source on the shared 15-joint skeleton, ``[T, 45]``
+  (:func:`unibind.motion.sources.load_positions`).
+
+The representation is one of the spec's settings, so an index records it in ``inputs.json``
+(:mod:`unibind.modalities.settings`) and its queries are read the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +34,10 @@ import torch
 from unibind.modalities.base import InputError, Modality, ModalitySpec, item_name
 
 MotionCrop = Literal["random", "start", "center"]
+MotionRepresentation = Literal["features", "humanml3d", "canonical"]
+REPRESENTATIONS: tuple[str, ...] = ("features", "humanml3d", "canonical")
+# features per frame of the representations that fix them
+REPRESENTATION_FEATURES = {"humanml3d": 263, "canonical": 45}
 
 
 @dataclass
@@ -104,6 +120,9 @@ class MotionSpec(ModalitySpec):
         crop: ``random`` (training), ``start`` or ``center`` window when a clip is longer than ``max_frames``.
         mean, std: per-feature statistics (``.npy`` path or array of shape ``[F]``); features become
             ``(x - mean) / std``. Both or neither.
+        representation: ``features`` (arrays as they are), ``humanml3d`` (any motion source as HumanML3D's
+            263-d vectors at 20 fps; ``F`` must be 263) or ``canonical`` (the shared 15-joint skeleton,
+            ``F`` 45); see the module docstring.
     """
 
     modality = Modality.MOTION
@@ -118,7 +137,15 @@ class MotionSpec(ModalitySpec):
         crop: MotionCrop = "center",
         mean: str | Path | np.ndarray | torch.Tensor | None = None,
         std: str | Path | np.ndarray | torch.Tensor | None = None,
+        representation: MotionRepresentation = "features",
     ) -> None:
+        if representation not in REPRESENTATIONS:
+            raise ValueError(f"representation must be one of {REPRESENTATIONS}, got {representation!r}")
+        fixed = REPRESENTATION_FEATURES.get(representation)
+        if fixed is not None and num_features != fixed:
+            raise ValueError(f"the {representation} representation has {fixed} features, not {num_features}")
+        if representation == "humanml3d" and fps != 20.0:
+            raise ValueError(f"the humanml3d representation is at 20 fps, not {fps}")
         if crop not in ("random", "start", "center"):
             raise ValueError(f"crop must be random, start or center, got {crop!r}")
         if (mean is None) != (std is None):
@@ -127,24 +154,45 @@ class MotionSpec(ModalitySpec):
             raise ValueError(f"need 1 <= min_frames <= max_frames, got {min_frames}, {max_frames}")
         self.num_features, self.fps, self.max_frames, self.min_frames = num_features, fps, max_frames, min_frames
         self.crop = crop
+        self.representation = representation
         self.mean = _stats(mean, "mean", num_features)
         self.std = _stats(std, "std", num_features)
         if self.std is not None and bool((self.std <= 0).any()):
             raise InputError(f"std has {int((self.std <= 0).sum())} entries <= 0; features cannot be normalised")
 
     def read(self, raw: Any, item: str | None = None) -> np.ndarray:
-        """The raw ``[T, F]`` array of ``raw`` (a ``.npy`` path, an array or a tensor), checked."""
+        """The raw ``[T, F]`` array of ``raw`` (a ``.npy`` path, an array or a tensor; with the ``humanml3d`` or
+        ``canonical`` representation also any motion file or a ``[T, 22, 3]`` joint array), checked."""
         item = item_name(raw, item)
+        if isinstance(raw, torch.Tensor):
+            raw = raw.detach().cpu().float().numpy()
+        if self.representation != "features":
+            return check_motion(self._convert(raw, item), self.num_features, item, self.min_frames)
         if isinstance(raw, str | Path):
             path = Path(raw)
             if not path.is_file():
                 raise InputError(f"{item}: motion file not found: {path}")
             array = read_npy(path, item)
-        elif isinstance(raw, torch.Tensor):
-            array = raw.detach().cpu().float().numpy()
         else:
             array = raw
         return check_motion(array, self.num_features, item, self.min_frames)
+
+    def _convert(self, raw: Any, item: str) -> np.ndarray:
+        """``raw`` in this spec's representation (``humanml3d`` or ``canonical``)."""
+        # unibind.motion imports this module
+        from unibind.motion.canonical import to_features
+        from unibind.motion.sources import READ_ERRORS, load_humanml3d_features, load_positions
+
+        if self.representation == "humanml3d":
+            return load_humanml3d_features(raw, item)
+        if isinstance(raw, str | Path):
+            try:
+                return to_features(load_positions(raw, self.fps))
+            except InputError:
+                raise
+            except READ_ERRORS as err:
+                raise InputError(f"{item}: cannot read a motion from it ({err})") from err
+        return np.asarray(raw)
 
     def load(self, raw: Any, *, item: str | None = None) -> torch.Tensor:
         motion = torch.as_tensor(self.read(raw, item), dtype=torch.float32)
@@ -184,7 +232,8 @@ class MotionSpec(ModalitySpec):
             stats = (
                 "mean/std " + hashlib.sha256(self.mean.numpy().tobytes() + self.std.numpy().tobytes()).hexdigest()[:12]
             )
+        representation = "" if self.representation == "features" else f", representation={self.representation!r}"
         return (
             f"MotionSpec(num_features={self.num_features}, fps={self.fps}, max_frames={self.max_frames}, "
-            f"min_frames={self.min_frames}, crop={self.crop!r}, {stats})"
+            f"min_frames={self.min_frames}, crop={self.crop!r}, {stats}{representation})"
         )

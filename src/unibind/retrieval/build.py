@@ -80,7 +80,7 @@ def load_input(spec: ModalitySpec, raw: Any, item: str) -> tuple[Any, np.ndarray
     """``(sample, positions)``: ``raw`` loaded by ``spec``; a motion file also gives its joint positions (or None)."""
     if spec.modality != Modality.MOTION:
         return spec.load(raw, item=item), None
-    features, positions = load_motion_features(raw, spec.num_features)
+    features, positions = load_motion_features(raw, spec.num_features, getattr(spec, "representation", "features"))
     return spec.load(features, item=item), positions
 
 
