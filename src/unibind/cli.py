@@ -10,6 +10,9 @@ LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 
 def build_parser() -> argparse.ArgumentParser:
     from unibind.retrieval.backends import BACKENDS, MILVUS_INDEX_TYPES
+    from unibind.runtimes import RUNTIMES
+
+    runtime_help = "torch: a saved model folder; onnx / onnx-int8: a folder written by `unibind export onnx`"
 
     parser = argparse.ArgumentParser(
         prog="unibind",
@@ -40,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     from unibind.evaluation.commands import add_eval_commands
 
     add_eval_commands(benchmarks)
+    from unibind.export.commands import add_export_commands
+
+    add_export_commands(commands)
     index = commands.add_parser("index", help="vector indexes")
     index_commands = index.add_subparsers(dest="index_command", metavar="INDEX_COMMAND", required=True)
     ibuild = index_commands.add_parser("build", help="embed a manifest with a saved model into an index")
@@ -58,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     ibuild.add_argument("--milvus-index", default="FLAT", choices=list(MILVUS_INDEX_TYPES),
                         help="milvus backend: the vector index type (default FLAT, exact)")  # fmt: skip
     ibuild.add_argument("--on-error", default="raise", choices=["raise", "skip"])
+    ibuild.add_argument("--runtime", default="torch", choices=RUNTIMES, help=runtime_help)
     ibuild.add_argument("--dim", type=int, help="keep the first DIM dimensions (a Matryoshka size the model was "
                         "trained for); searches cut their queries to it")  # fmt: skip
     ibuild.add_argument(
@@ -71,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--text", required=True, help="the query")
     search.add_argument("-k", type=int, default=10)
     search.add_argument("--modalities", nargs="*", default=None, help="only items of these modalities")
+    search.add_argument("--runtime", default="torch", choices=RUNTIMES, help=runtime_help)
     search.add_argument(
         "--hybrid", choices=["rrf", "zscore"], default=None, help="fuse with BM25 over the items' card texts"
     )
@@ -87,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-upload-bytes", type=int, help="largest uploaded file (default 10 MiB)")
     serve.add_argument("--max-top-k", type=int, help="largest top_k (default 100)")
     serve.add_argument("--max-query-chars", type=int, help="longest text query (default 2000 characters)")
+    serve.add_argument("--runtime", default="torch", choices=RUNTIMES, help=runtime_help)
     train = commands.add_parser("train", help="task-specific training")
     train_commands = train.add_subparsers(dest="train_command", metavar="TASK", required=True)
     e2rank = train_commands.add_parser(
@@ -240,15 +249,20 @@ def main(argv: list[str] | None = None) -> int:
             media=not args.no_media,
             backend_options=_backend_options(args),
             dim=args.dim,
+            runtime=args.runtime,
         )
         print(f"indexed {len(built)} vectors ({', '.join(sorted(set(built.modalities)))}) into {args.out}")
         return 0
+    if args.command == "export":
+        from unibind.export.commands import run_export
+
+        return run_export(args)
     if args.command == "search":
         from unibind.retrieval.build import search_text
 
-        for rank, (item, score) in enumerate(
-            search_text(args.model, args.index, args.text, args.k, args.modalities, args.hybrid), 1
-        ):
+        query = (args.model, args.index, args.text, args.k, args.modalities, args.hybrid)
+        found = search_text(*query, runtime=args.runtime)
+        for rank, (item, score) in enumerate(found, 1):
             print(f"{rank:3d}. {score:.4f}  {item}")
         return 0
     if args.command == "serve":
@@ -257,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
 
         names = ("max_body_bytes", "max_upload_bytes", "max_top_k", "max_query_chars")
         limits = Limits(**{name: getattr(args, name) for name in names if getattr(args, name) is not None})
-        serve(args.model, args.index, args.host, args.port, args.reranker, limits)
+        serve(args.model, args.index, args.host, args.port, args.reranker, limits, args.runtime)
         return 0
     if args.command == "train" and args.train_command == "e2rank":
         from unibind.rerank.training import train_e2rank

@@ -6,13 +6,20 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
 
 from unibind.config import RecordsInitArgs
 from unibind.modalities import Modality
+
+if TYPE_CHECKING:
+    from unibind.export.preprocessing import Preprocessor
+
+
+class ExportUnsupportedError(NotImplementedError):
+    """An encoder that cannot be exported to ONNX; the message says why."""
 
 
 class Encoder(RecordsInitArgs, nn.Module, ABC):
@@ -74,6 +81,22 @@ class Encoder(RecordsInitArgs, nn.Module, ABC):
     def from_rebuild_args(cls, args: dict[str, Any], assets_dir: Path) -> Encoder:
         """Inverse of :meth:`rebuild_args`."""
         return cls(**args)
+
+    # -- ONNX export: forward split into Python preprocessing and a tensor-only forward ----------------
+
+    def export_preprocessor(self) -> Preprocessor:
+        """The Python half of :meth:`forward`: collated batch -> the named tensors :meth:`export_forward` takes.
+
+        ``export_forward(*export_preprocessor()(batch).values())`` equals ``forward(batch)``. Encoders that
+        do not split (non-torch runtimes, message passing over graph batches) raise :class:`ExportUnsupportedError`.
+        """
+        raise ExportUnsupportedError(
+            f"{type(self).__name__} has no ONNX split (export_preprocessor / export_forward are not implemented)"
+        )
+
+    def export_forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+        """Tensor-only forward over the preprocessor's tensors (in its ``input_names`` order): ``[B, width]``."""
+        raise ExportUnsupportedError(f"{type(self).__name__} has no tensor-only forward")
 
     def extra_repr(self) -> str:
         return f"modality={self.modality}, width={self.width}, locked={self.locked}"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
 
@@ -11,6 +12,9 @@ from unibind.encoders.audio_frontend import pool_windows
 from unibind.encoders.hf_directory import HFDirectoryEncoder
 from unibind.modalities import Modality
 from unibind.modalities.audio import AudioBatch
+
+if TYPE_CHECKING:
+    from unibind.export.preprocessing import HFAudioFeatures
 
 
 class HFAudioEncoder(HFDirectoryEncoder):
@@ -58,6 +62,28 @@ class HFAudioEncoder(HFDirectoryEncoder):
             features = hidden.mean(dim=1)
         return pool_windows(features, batch.to(device))
 
+    def export_preprocessor(self) -> HFAudioFeatures:
+        """Windows -> the feature extractor's tensors that :meth:`forward` passes on, and ``pool [clips, N]``."""
+        from unibind.export.preprocessing import HFAudioFeatures
+
+        return HFAudioFeatures(self.extractor, self.sample_rate, self._feature_keys())
+
+    def export_forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+        """``[clips, width]`` from the extractor's tensors (in :meth:`export_preprocessor` order) and, last,
+        ``pool [clips, N]``."""
+        *inputs, pool = tensors
+        named = dict(zip(self._feature_keys(), inputs, strict=True))
+        if self.kind == "clap":
+            features = self.model.get_audio_features(**named)
+        else:
+            features = self.model(**named).last_hidden_state.mean(dim=1)
+        return pool @ features
+
     @property
     def preprocessor(self) -> Any:
         return self.extractor
+
+    def _feature_keys(self) -> tuple[str, ...]:
+        """The extractor outputs :meth:`forward` passes to the model (all of them for CLAP), in their order."""
+        probe = self.extractor([np.zeros(self.sample_rate // 10, dtype=np.float32)], sampling_rate=self.sample_rate)
+        return tuple(key for key in probe if self.kind == "clap" or key in ("input_values", "input_features"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
@@ -10,6 +10,9 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 from unibind.encoders.hf_directory import HFDirectoryEncoder
 from unibind.encoders.packaged import resolve_weights
 from unibind.modalities import Modality
+
+if TYPE_CHECKING:
+    from unibind.export.preprocessing import HFTokens
 
 Pooling = Literal["mean", "cls", "last"]
 
@@ -32,6 +35,19 @@ def pool_hidden_states(hidden: torch.Tensor, attention_mask: torch.Tensor, pooli
         last = attention_mask.sum(1) - 1
         return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
     raise ValueError(f"unknown pooling {pooling!r}; expected mean, cls or last")
+
+
+def pool_hidden_states_traced(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: Pooling) -> torch.Tensor:
+    """:func:`pool_hidden_states` without reading the mask on the host, for graph export.
+
+    ``last`` takes the last unmasked position of each row (``argmax`` of ``mask * position``), which is the
+    last token of a left-padded batch and ``length - 1`` of a right-padded one, as :func:`pool_hidden_states`.
+    """
+    if pooling != "last":
+        return pool_hidden_states(hidden, attention_mask, pooling)
+    positions = torch.arange(hidden.shape[1], device=hidden.device)
+    last = (attention_mask.to(torch.long) * positions).argmax(dim=1)
+    return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
 
 
 class HFTextEncoder(HFDirectoryEncoder):
@@ -89,3 +105,19 @@ class HFTextEncoder(HFDirectoryEncoder):
     @property
     def preprocessor(self) -> Any:
         return self.tokenizer
+
+    def _token_names(self) -> tuple[str, ...]:
+        """The tensors :meth:`tokenize` gives (``input_ids``, ``attention_mask`` ...), found without making any."""
+        return tuple(self.tokenizer([self.instruction + "a"], truncation=True, max_length=self.max_length).keys())
+
+    def export_preprocessor(self) -> HFTokens:
+        """Texts -> the tokenizer's tensors ``[B, T]`` (those :meth:`tokenize` gives, in its order)."""
+        from unibind.export.preprocessing import HFTokens
+
+        return HFTokens(self.tokenizer, self.instruction, self.max_length, self._token_names())
+
+    def export_forward(self, *tokens: torch.Tensor) -> torch.Tensor:
+        """``[B, hidden_size]`` pooled embeddings of the token tensors (in :meth:`export_preprocessor` order)."""
+        named = dict(zip(self._token_names(), tokens, strict=True))
+        hidden = self.model(**named).last_hidden_state
+        return pool_hidden_states_traced(hidden, named["attention_mask"], self.pooling)

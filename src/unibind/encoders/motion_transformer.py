@@ -10,12 +10,16 @@ tokens) is left out: retrieval uses mu alone, which this token plays.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from unibind.encoders.base import Encoder
 from unibind.modalities import Modality, MotionBatch
+
+if TYPE_CHECKING:
+    from unibind.export.preprocessing import MotionFrames
 
 
 def sinusoidal_positions(length: int, width: int) -> torch.Tensor:
@@ -29,6 +33,17 @@ def sinusoidal_positions(length: int, width: int) -> torch.Tensor:
     table[:, 0::2] = torch.sin(position * frequency)
     table[:, 1::2] = torch.cos(position * frequency)[:, : width // 2]
     return table
+
+
+def check_motion_batch(features: torch.Tensor, mask: torch.Tensor, num_features: int, max_frames: int) -> None:
+    """Raise ``ValueError`` unless ``features [B, T, num_features]`` with ``T <= max_frames`` and every row of
+    ``mask [B, T]`` keeps a frame."""
+    if features.shape[-1] != num_features:
+        raise ValueError(f"expected {num_features} features per frame, got {features.shape[-1]}")
+    if features.shape[1] > max_frames:
+        raise ValueError(f"{features.shape[1]} frames exceed max_frames={max_frames}")
+    if not bool(mask.any(dim=1).all()):
+        raise ValueError("every motion in the batch needs at least one unmasked frame")
 
 
 class MotionTransformerEncoder(Encoder):
@@ -69,13 +84,19 @@ class MotionTransformerEncoder(Encoder):
 
     def forward(self, batch: MotionBatch) -> torch.Tensor:
         features, mask = batch.features, batch.mask.bool()
-        if features.shape[-1] != self.num_features:
-            raise ValueError(f"expected {self.num_features} features per frame, got {features.shape[-1]}")
-        if features.shape[1] > self.max_frames:
-            raise ValueError(f"{features.shape[1]} frames exceed max_frames={self.max_frames}")
-        if not bool(mask.any(dim=1).all()):
-            raise ValueError("every motion in the batch needs at least one unmasked frame")
-        tokens = torch.cat([self.cls.expand(len(features), -1, -1), self.embed(features)], dim=1)
+        check_motion_batch(features, mask, self.num_features, self.max_frames)
+        return self.export_forward(features, mask)
+
+    def export_preprocessor(self) -> MotionFrames:
+        """A :class:`MotionBatch` -> ``features [B, T, F]`` and ``mask [B, T]``, checked as :meth:`forward` does."""
+        from unibind.export.preprocessing import MotionFrames
+
+        return MotionFrames(self.num_features, self.max_frames)
+
+    def export_forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``[B, width]`` from checked ``features [B, T, F]`` and ``mask [B, T]`` (True on real frames)."""
+        mask = mask.bool()
+        tokens = torch.cat([self.cls.expand(features.shape[0], -1, -1), self.embed(features)], dim=1)
         tokens = tokens + self.positions[: tokens.shape[1]]
         keep = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=1)
         out = self.transformer(tokens, src_key_padding_mask=~keep)

@@ -8,7 +8,7 @@ model of any size (``TINY_CLIP_CFG`` is the test-sized one).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import open_clip
 import torch
@@ -17,6 +17,9 @@ from torch import nn
 
 from unibind.encoders.base import Encoder, normalize_images
 from unibind.modalities import Modality
+
+if TYPE_CHECKING:
+    from unibind.export.preprocessing import ClipTokens, ImagePixels
 
 #: A CLIP small enough for unit tests: 32 px images, 2-layer towers of width 64.
 TINY_CLIP_CFG: dict[str, Any] = {
@@ -84,6 +87,16 @@ class OpenClipImageEncoder(_OpenClipTower):
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         return self.tower(normalize_images(batch, self.mean, self.std, self.image_size))
 
+    def export_preprocessor(self) -> ImagePixels:
+        """Images in [0, 1] -> ``pixel_values [B, 3, S, S]`` (resized, standardised)."""
+        from unibind.export.preprocessing import ImagePixels
+
+        return ImagePixels(self.mean.tolist(), self.std.tolist(), self.image_size)
+
+    def export_forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """``[B, embed_dim]`` features of standardised ``pixel_values [B, 3, S, S]``."""
+        return self.tower(pixel_values)
+
 
 class OpenClipTextEncoder(_OpenClipTower):
     """The text tower of an open_clip model with its tokenizer: ``list[str]`` -> ``Tensor[B, embed_dim]``."""
@@ -110,6 +123,17 @@ class OpenClipTextEncoder(_OpenClipTower):
     def forward(self, batch: list[str]) -> torch.Tensor:
         device = next(self.parameters()).device
         tokens = self.tokenizer(batch).to(device)
+        return self.export_forward(tokens)
+
+    def export_preprocessor(self) -> ClipTokens:
+        """Texts -> ``input_ids [B, context_length]`` of this tower's tokenizer."""
+        from unibind.export.preprocessing import ClipTokens
+
+        context_length = int(getattr(self.tower, "context_length", 77))
+        return ClipTokens(self.init_args.get("model_name"), context_length, tokenizer=self.tokenizer)
+
+    def export_forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """``[B, embed_dim]`` features of token ids ``[B, context_length]``."""
         if isinstance(self.tower, open_clip.CLIP):
-            return self.tower.encode_text(tokens)
-        return self.tower(tokens)
+            return self.tower.encode_text(input_ids)
+        return self.tower(input_ids)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from unibind.encoders.base import Encoder
 from unibind.modalities import Modality
+
+if TYPE_CHECKING:
+    from unibind.export.preprocessing import FeatureRows
 
 
 class PrecomputedFeatures(Encoder):
@@ -25,3 +30,12 @@ class PrecomputedFeatures(Encoder):
         if batch.ndim != 2 or batch.shape[1] != self.width:
             raise ValueError(f"expected {self.modality} features [B, {self.width}], got {tuple(batch.shape)}")
         return batch
+
+    def export_preprocessor(self) -> FeatureRows:
+        """Features ``[B, width]``, checked; the graph is the head and the aligner alone."""
+        from unibind.export.preprocessing import FeatureRows
+
+        return FeatureRows(self.width, str(self.modality))
+
+    def export_forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import timm
 import torch
@@ -13,6 +13,9 @@ from unibind.encoders.base import Encoder
 from unibind.encoders.timm_image import load_timm_weights
 from unibind.modalities import Modality
 from unibind.modalities.audio import AudioBatch
+
+if TYPE_CHECKING:
+    from unibind.export.preprocessing import LogMelWindows
 
 
 class TimmAudioEncoder(Encoder):
@@ -53,6 +56,20 @@ class TimmAudioEncoder(Encoder):
         device = next(self.parameters()).device
         batch = batch.to(device)
         return pool_windows(self.model(self.frontend(batch.waveforms)), batch)
+
+    def export_preprocessor(self) -> LogMelWindows:
+        """Windows -> ``log_mel [N, 1, n_mels, frames]`` (this front-end, eval mode) and ``pool [clips, N]``."""
+        from unibind.export.preprocessing import LogMelWindows
+
+        mel = self.frontend.mel
+        return LogMelWindows(
+            mel.sample_rate, mel.n_fft, mel.hop_length, self.frontend.n_mels, self.frontend.mean, self.frontend.std
+        )
+
+    def export_forward(self, log_mel: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
+        """``[clips, num_features]``: the backbone over ``log_mel [N, 1, n_mels, frames]``, averaged per clip by
+        ``pool [clips, N]``."""
+        return pool @ self.model(log_mel)
 
     def rebuild_args(self, assets_dir: Path) -> dict[str, Any]:
         return {**self.init_args, "checkpoint_path": None}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import timm
 import torch
@@ -13,6 +13,9 @@ from unibind.encoders.checkpoints import convert_lukemelas_efficientnet, is_luke
 from unibind.encoders.packaged import resolve_weights
 from unibind.modalities import Modality
 from unibind.weights import load_state_dict
+
+if TYPE_CHECKING:
+    from unibind.export.preprocessing import ImagePixels
 
 
 def load_timm_weights(model: torch.nn.Module, path: str) -> None:
@@ -67,6 +70,16 @@ class TimmImageEncoder(Encoder):
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         return self.model(normalize_images(batch, self.mean, self.std, self.image_size))
+
+    def export_preprocessor(self) -> ImagePixels:
+        """Images in [0, 1] -> ``pixel_values [B, 3, S, S]`` (resized, standardised)."""
+        from unibind.export.preprocessing import ImagePixels
+
+        return ImagePixels(self.mean.tolist(), self.std.tolist(), self.image_size)
+
+    def export_forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """``[B, num_features]`` pooled features of standardised ``pixel_values [B, 3, S, S]``."""
+        return self.model(pixel_values)
 
     def rebuild_args(self, assets_dir: Path) -> dict[str, Any]:
         return {**self.init_args, "pretrained": False, "checkpoint_path": None}

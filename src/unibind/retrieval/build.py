@@ -41,6 +41,7 @@ from unibind.retrieval.payload import (
     write_inputs,
     write_items,
 )
+from unibind.runtimes import load_model
 
 log = logging.getLogger(__name__)
 #: What a card index's save writes (and replaces as a whole).
@@ -203,9 +204,11 @@ def build_index(
     media: bool = True,
     backend_options: Mapping[str, Any] | None = None,
     dim: int | None = None,
+    runtime: str = "torch",
 ) -> VectorIndex:
-    """Embed the ``modalities`` of every manifest item with the model; save the index and its cards under ``out``."""
-    model = UnifiedEmbedder.from_pretrained(model_dir, modalities=modalities).eval()
+    """Embed the ``modalities`` of every manifest item with the model (run by ``runtime``,
+    :mod:`unibind.runtimes`); save the index and its cards under ``out``."""
+    model = load_model(model_dir, runtime, modalities)
     items, skipped = read_manifest(manifest, modalities, on_error)
     suffix = len(modalities) > 1
     entries = [
@@ -238,6 +241,7 @@ def search_text(
     modalities: Sequence[str] | None = None,
     hybrid: Fusion | None = None,
     depth: int = 100,
+    runtime: str = "torch",
 ) -> list[tuple[str, float]]:
     """``(id, score)`` of the top ``k`` items for a text query.
 
@@ -245,7 +249,7 @@ def search_text(
     card texts (:mod:`unibind.retrieval.payload`; an image's caption, a text item's text) by
     :func:`unibind.retrieval.fuse`; the scores are then fused scores.
     """
-    model = UnifiedEmbedder.from_pretrained(model_dir, modalities=["text"]).eval()
+    model = load_model(model_dir, runtime, ["text"])
     index = VectorIndex.load(index_dir)
     cut = index_query_dim(index.dim, model)
     spec = default_spec("text")

@@ -21,12 +21,12 @@ from typing import Any
 import torch
 
 from unibind.atomic import read_directory
-from unibind.embedder import UnifiedEmbedder
 from unibind.encoding import index_query_dim, truncate
 from unibind.modalities import Modality, default_spec
 from unibind.retrieval import VectorIndex
 from unibind.retrieval.build import load_input
 from unibind.retrieval.payload import MEDIA_DIR, MEDIA_TYPES, ItemCard, read_inputs, read_items
+from unibind.runtimes import load_model
 from unibind.serve.rerank_batching import BatchingReranker
 
 
@@ -43,7 +43,8 @@ class SearchEngine:
     """Embeds queries, searches the index, reranks text results and finds media files.
 
     Args:
-        model_dir: a saved :class:`~unibind.embedder.UnifiedEmbedder`.
+        model_dir: a saved :class:`~unibind.embedder.UnifiedEmbedder`, or with ``runtime="onnx"`` /
+            ``"onnx-int8"`` its ONNX export (:mod:`unibind.runtimes`).
         index_dir: an index folder (:mod:`unibind.retrieval.payload` describes its cards and media).
         reranker: a text encoder for E2Rank (a transformers folder, hub id or ``package:NAME``), or None. A
             folder saved by ``unibind train e2rank`` brings its prompt size and the interpolation ``a`` its
@@ -60,12 +61,13 @@ class SearchEngine:
         reranker: str | None = None,
         num_input_docs: int | None = None,
         rerank_candidates: int = 50,
+        runtime: str = "torch",
     ) -> None:
         # the folder holding the last complete save (a save killed after its commit leaves it pending)
         self.index_dir = read_directory(Path(index_dir).resolve(), lambda folder: folder)
         self.index = VectorIndex.load(self.index_dir)
         self.cards = read_items(self.index_dir)
-        self.model = UnifiedEmbedder.from_pretrained(model_dir).eval()
+        self.model = load_model(model_dir, runtime)
         self.query_dim = index_query_dim(self.index.dim, self.model)  # a Matryoshka prefix, or None: whole
         stored = read_inputs(self.index_dir)
         # a graph tower embeds sampled subgraphs, not anything a request can carry

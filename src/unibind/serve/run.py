@@ -16,11 +16,13 @@ def serve(
     port: int = 8000,
     reranker: str | None = None,
     limits: Limits | None = None,
+    runtime: str = "torch",
 ) -> None:
-    """Serve ``index_dir`` searched with ``model_dir`` at ``http://host:port/`` until interrupted."""
+    """Serve ``index_dir`` searched with ``model_dir`` (for ``runtime``, :mod:`unibind.runtimes`) at
+    ``http://host:port/`` until interrupted."""
     import uvicorn
 
-    engine = SearchEngine(model_dir, index_dir, reranker=reranker)
+    engine = SearchEngine(model_dir, index_dir, reranker=reranker, runtime=runtime)
     counts = ", ".join(f"{count} {m}" for m, count in engine.index_counts.items())
     print(f"index {index_dir}: {counts}; queries: {', '.join(engine.query_modalities)}")
     print(f"reranking: {reranker or 'off'}; open http://{host}:{port}/ (API schema at /docs)")
