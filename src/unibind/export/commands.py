@@ -21,9 +21,7 @@ def add_export_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     onnx.add_argument("--model", required=True, help="a saved unibind model folder")
     onnx.add_argument("--out", required=True, help="export folder (graphs, unibind_onnx.json, assets/)")
-    onnx.add_argument(
-        "--modalities", nargs="+", default=None, help="modalities to export (default: all the model has)"
-    )
+    onnx.add_argument("--modalities", nargs="+", default=None, help="modalities to export (default: all the model has)")
     onnx.add_argument("--int8", action="store_true", help="also write dynamically quantised <modality>.int8.onnx")
     onnx.add_argument("--opset", type=int, default=None, help="ONNX opset (default 18)")
     onnx.add_argument(
