@@ -44,8 +44,7 @@ def build_models(bert_dir: Path) -> tuple[UnifiedEmbedder, UnifiedEmbedder]:
 
 def same_index(loaded: VectorIndex, reference: VectorIndex) -> bool:
     return (
-        (loaded.dim, loaded.backend.name, loaded.options)
-        == (reference.dim, reference.backend.name, reference.options)
+        (loaded.dim, loaded.backend.name, loaded.options) == (reference.dim, reference.backend.name, reference.options)
         and loaded.ids == reference.ids
         and loaded.modalities == reference.modalities
         and loaded.vectors.dtype == reference.vectors.dtype
