@@ -98,6 +98,14 @@ class UnibindModule(L.LightningModule):
             parameters get no gradient on that rank and DDP needs ``find_unused_parameters`` (strategy
             ``ddp_find_unused_parameters_true``); FSDP needs placeholders.
             ``benchmarks/ddp_absent_modalities.py`` measures the two.
+        auxiliary: an objective that embeds some modalities itself and adds its own losses (e.g.
+            :class:`unibind.motion.tmr.TMRObjective`: TMR's VAE, decoder, reconstruction, KL and latent losses).
+            In training, ``auxiliary(embedder, batch)`` returns ``(outputs, losses)``: the
+            :class:`~unibind.fusion.AlignerOutput` of each modality it embedded (these replace the plain
+            ``embedder.align`` outputs in the pair objective, so both see one forward pass) and weighted losses
+            (keys ending in ``_loss``) added to the pairs' losses. If it has ``attach(embedder)``, that is
+            called once here (to check and set up the embedder). Evaluation, prediction and the saved model
+            use the embedder alone. Not with ``grad_cache_chunk``.
     """
 
     def __init__(
@@ -113,6 +121,7 @@ class UnibindModule(L.LightningModule):
         grad_cache_chunk: int | None = None,
         placeholder_specs: Mapping[str, ModalitySpec] | None = None,
         absent_modalities: Literal["placeholder", "skip"] = "placeholder",
+        auxiliary: torch.nn.Module | None = None,
     ) -> None:
         super().__init__()
         unknown = set(lock_encoders) - set(embedder.modalities)
@@ -122,6 +131,8 @@ class UnibindModule(L.LightningModule):
             raise ValueError(f"absent_modalities must be placeholder or skip, got {absent_modalities!r}")
         if grad_cache_chunk is not None and grad_cache_chunk < 1:
             raise ValueError(f"grad_cache_chunk must be a positive number of items, got {grad_cache_chunk}")
+        if grad_cache_chunk is not None and auxiliary is not None:
+            raise ValueError("an auxiliary objective does not run under GradCache; leave grad_cache_chunk unset")
         for modality in lock_encoders:
             embedder.encoders[modality].lock()
         self.embedder = embedder
@@ -135,6 +146,9 @@ class UnibindModule(L.LightningModule):
         self.grad_cache_chunk = grad_cache_chunk
         self.placeholder_specs = dict(placeholder_specs or {})
         self.absent_modalities = absent_modalities
+        if auxiliary is not None and hasattr(auxiliary, "attach"):
+            auxiliary.attach(embedder)
+        self.auxiliary = auxiliary
         self._placeholders: dict[str, Any] = {}
         self._eval_outputs: dict[str, list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]] = defaultdict(list)
         self.skipped_items = 0
@@ -165,16 +179,22 @@ class UnibindModule(L.LightningModule):
                 self._placeholders[key] = move_data_to_device(spec.dummy_batch(1), self.device)
         return self._placeholders[key]
 
-    def embed(self, inputs: Mapping[str, Any], placeholders: bool) -> dict[str, AlignerOutput]:
-        """Aligned outputs of every modality of the model that ``inputs`` holds, in the model's order.
+    def embed(
+        self, inputs: Mapping[str, Any], placeholders: bool, given: Mapping[str, AlignerOutput] | None = None
+    ) -> dict[str, AlignerOutput]:
+        """Aligned outputs of every modality of the model that ``inputs`` holds, in the model's order; those in
+        ``given`` (an auxiliary objective's) are taken as they are.
 
         With ``placeholders``, a modality missing from ``inputs`` is embedded from :meth:`placeholder` (encoder
         in eval mode: no dropout, no batch-norm statistics) and cut to zero rows before its head: no rows, but
         the encoder, head and aligner stay in the graph with zero gradients.
         """
         outputs = {}
+        given = given or {}
         for modality in self.embedder.modalities:
-            if modality in inputs:
+            if modality in given:
+                outputs[modality] = given[modality]
+            elif modality in inputs:
                 outputs[modality] = self.embedder.align(modality, inputs[modality])
             elif placeholders:
                 outputs[modality] = self.placeholder_output(modality)
@@ -201,14 +221,17 @@ class UnibindModule(L.LightningModule):
     # -- losses ----------------------------------------------------------------------------------
 
     def compute_losses(self, batch: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], int]:
-        """Per-pair objective losses plus the MoE balance loss; returns ``(losses, embeddings, pairs contrasted)``.
+        """Per-pair objective losses plus the MoE balance loss and the auxiliary objective's losses; returns
+        ``(losses, embeddings, pairs contrasted)``.
 
         ``embeddings[m]`` holds the rows of the items that carry ``m`` (zero rows for a placeholder).
         """
-        outputs = self.embed(batch["inputs"], placeholders=self.distributed)
+        given, extra = self.auxiliary(self.embedder, batch) if self.auxiliary is not None else ({}, {})
+        outputs = self.embed(batch["inputs"], placeholders=self.distributed, given=given)
         embeddings = {m: out.embedding for m, out in outputs.items()}
         losses = self.losses_from(batch, embeddings, outputs)
-        return losses, embeddings, pairs_contrasted(losses)
+        contrasted = pairs_contrasted(losses)
+        return {**losses, **extra}, embeddings, contrasted
 
     def losses_from(
         self, batch: dict[str, Any], embeddings: dict[str, torch.Tensor], routing: Mapping[str, AlignerOutput]
@@ -259,11 +282,13 @@ class UnibindModule(L.LightningModule):
             self.expert_usage[modality] = counts if usage is None else usage + counts
 
     def keep_alive(self, embeddings: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Zero that depends on every embedding and every trainable objective parameter: added to the loss in
-        multi-process training so that a pair with too few rows, or a step with none, still gives every
-        parameter a (zero) gradient on every rank."""
+        """Zero that depends on every embedding and every trainable parameter of the objective and the auxiliary
+        objective: added to the loss in multi-process training so that a pair with too few rows, or a step with
+        none, still gives every parameter a (zero) gradient on every rank."""
         terms = [e.float().sum() for e in embeddings.values()]  # float: under bf16 autocast the dtypes differ
         terms += [p.float().sum() for p in self.objective.parameters() if p.requires_grad]
+        if self.auxiliary is not None:
+            terms += [p.float().sum() for p in self.auxiliary.parameters() if p.requires_grad]
         return 0.0 * torch.stack(terms).sum() if terms else torch.zeros((), device=self.device)
 
     # -- steps -----------------------------------------------------------------------------------
@@ -274,12 +299,13 @@ class UnibindModule(L.LightningModule):
             if self._first_of_accumulation(batch_idx):
                 self.zero_grad(set_to_none=True)  # the sub-batches' backward passes accumulate from here
             total, losses, value = grad_cache_step(self, batch, self.grad_cache_chunk)
+            contrasted = pairs_contrasted(losses)
         else:
-            losses, embeddings, _ = self.compute_losses(batch)
+            losses, embeddings, contrasted = self.compute_losses(batch)
             total = value = sum(losses.values(), torch.zeros((), device=self.device))
             if self.distributed:
                 total = total + self.keep_alive(embeddings)
-        if not pairs_contrasted(losses):
+        if not contrasted:
             self.skipped_batches += 1
             rank_zero_warn(
                 f"batch {batch_idx} holds fewer than two items with any of the pairs {self.pairs}"
