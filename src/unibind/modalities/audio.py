@@ -52,6 +52,20 @@ class AudioBatch:
         return AudioBatch(self.waveforms[windows], self.clip_index[windows] - start, stop - start)
 
 
+def real_lengths(waveforms: torch.Tensor, minimum: int = 1, padding_value: float = 0.0) -> torch.Tensor:
+    """``[N, T]`` windows -> ``[N]`` (int64) real lengths: one past each row's last sample that differs from
+    ``padding_value``, at least ``minimum`` (and at most ``T``).
+
+    :meth:`AudioSpec.windows` pads with exact zeros at the end, which this finds again, so a padded window and
+    the same clip unpadded get the same length. Trailing exact zeros of the recording itself (digital silence)
+    count as padding too, and an all-zero (silent) row gets ``minimum``. Plain tensor ops, so exported graphs
+    can compute it from their inputs.
+    """
+    positions = torch.arange(1, waveforms.shape[-1] + 1, device=waveforms.device)
+    last = torch.where(waveforms != padding_value, positions, torch.zeros_like(positions)).amax(dim=-1)
+    return last.clamp(min=minimum).clamp(max=waveforms.shape[-1])
+
+
 class AudioSpec(ModalitySpec):
     """Loads one clip as ``Tensor[W, T]``: ``W`` windows (1 unless ``crop="chunks"``) of ``clip_seconds`` each.
 
