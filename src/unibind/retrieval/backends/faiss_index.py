@@ -11,6 +11,7 @@ modality and row count. The vectors are also kept in ``vectors.safetensors`` (fo
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,7 +26,7 @@ FAISS_DIR = "faiss"
 LISTING_NAME = "modalities.json"
 
 
-class FaissBackend(InMemoryVectors):
+class FaissBackend(InMemoryVectors, ABC):
     """Vectors in this process and one FAISS index per modality, made by :meth:`new_index`."""
 
     files: ClassVar[tuple[str, ...]] = (VECTORS_NAME, FAISS_DIR)
@@ -37,9 +38,9 @@ class FaissBackend(InMemoryVectors):
         self.options.update(options)
         self.indexes: dict[str, Any] = {}  # modality -> FAISS index over that modality's rows, in row order
 
+    @abstractmethod
     def new_index(self, data: np.ndarray):
         """A FAISS index for one modality's ``data [n, D]`` (trained if it needs it, not yet filled)."""
-        raise NotImplementedError
 
     def tune(self, index) -> None:
         """Set the search-time parameters on a built or loaded index."""
