@@ -77,6 +77,7 @@ class MilvusBackend:
         self._client = None
         self._rows = 0
         self._dirty = False
+        self._loaded = False  # load_collection done since the last flush
 
     @classmethod
     def folder_defaults(cls, folder: Path) -> dict[str, Any]:
@@ -139,11 +140,14 @@ class MilvusBackend:
         self._dirty = True
 
     def _ready(self) -> None:
-        """Flush what was inserted and load the collection for search (once per batch of additions)."""
+        """Flush what was inserted and load the collection for search, once per batch of additions (not on every
+        search: a load is a round trip to the server)."""
         if self._dirty:
             self.client.flush(self.collection)
-            self._dirty = False
-        self.client.load_collection(self.collection)
+            self._dirty, self._loaded = False, False
+        if not self._loaded:
+            self.client.load_collection(self.collection)
+            self._loaded = True
 
     def search(
         self, queries: torch.Tensor, k: int, modalities: Sequence[str] | None
@@ -203,7 +207,7 @@ class MilvusBackend:
     def write_files(self, folder: Path) -> None:
         if self._rows and self._dirty:
             self.client.flush(self.collection)
-            self._dirty = False
+            self._dirty, self._loaded = False, False
 
     def saved_options(self, directory: Path) -> dict[str, Any]:
         """:attr:`options` as ``index.json`` keeps them for an index saved in ``directory``: a Lite path inside
@@ -231,8 +235,9 @@ class MilvusBackend:
         if not backend.client.has_collection(backend.collection):
             raise ValueError(f"{folder}: Milvus collection {backend.collection!r} is not at {backend.options['uri']}")
         backend._rows = len(modalities)
-        if backend.count() != len(modalities):
-            raise ValueError(f"{folder}: Milvus collection {backend.collection!r} holds {backend.count()} rows, "
+        stored = backend.count()
+        if stored != len(modalities):
+            raise ValueError(f"{folder}: Milvus collection {backend.collection!r} holds {stored} rows, "
                              f"the index {len(modalities)} ids")  # fmt: skip
         return backend
 
