@@ -48,10 +48,10 @@ def child(batch_size: int, chunk: int | None, steps: int, corpus: str, device: s
     import torch
     from lightning.fabric.utilities.apply_func import move_data_to_device
 
+    from unibind.alignment import MoEAligner
     from unibind.datasets import ManifestDataset
     from unibind.embedder import UnifiedEmbedder
     from unibind.encoders import OpenClipImageEncoder, OpenClipTextEncoder
-    from unibind.fusion import MoEAligner
     from unibind.modalities import ImageSpec, TextSpec
     from unibind.objectives import MultiPositiveInfoNCELoss
     from unibind.training import UnibindModule

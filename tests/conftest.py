@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from unibind.alignment import MoEAligner
 from unibind.datasets import write_shapes_dataset
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import TINY_CLIP_CFG, OpenClipImageEncoder, OpenClipTextEncoder
-from unibind.fusion import MoEAligner
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
+from unibind.alignment import DenseAligner, MoEAligner
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import TINY_CLIP_CFG, HFTextEncoder, OpenClipTextEncoder
-from unibind.fusion import DenseAligner, MoEAligner
 from unibind.retrieval import VectorIndex
 
 

@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from unibind.alignment import DenseAligner, MoEAligner
 from unibind.embedder import CONFIG_NAME, UnifiedEmbedder
 from unibind.encoders import TINY_CLIP_CFG, HFTextEncoder, OpenClipImageEncoder, OpenClipTextEncoder
-from unibind.fusion import DenseAligner, MoEAligner
 
 
 def test_forward_returns_unit_embeddings_per_modality(tiny_embedder: UnifiedEmbedder) -> None:

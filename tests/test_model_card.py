@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
+from unibind.alignment import DenseAligner
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import TINY_CLIP_CFG, HFTextEncoder, OpenClipImageEncoder, OpenClipTextEncoder
-from unibind.fusion import DenseAligner
 from unibind.model_card import CardFacts, weights_origin
 
 

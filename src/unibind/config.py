@@ -45,13 +45,25 @@ def class_path(obj: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+#: Modules that moved, so that models and configs saved before a move still load: old name -> new name.
+#: Only saved class paths are translated; the old modules themselves are gone.
+MOVED_MODULES: dict[str, str] = {
+    "unibind.fusion": "unibind.alignment",
+    "unibind.fusion.aligner": "unibind.alignment.aligner",
+    "unibind.fusion.heads": "unibind.alignment.heads",
+    "unibind.fusion.moe": "unibind.alignment.moe",
+}
+
+
 def import_class(path: str, expected_base: type[T]) -> type[T]:
     """Import ``path`` and check that it names a subclass of ``expected_base``.
 
     Only classes are resolved, never arbitrary callables, so a saved config cannot run code that is
-    not a constructor of the expected kind.
+    not a constructor of the expected kind. A path in a module that has since moved
+    (:data:`MOVED_MODULES`) resolves to the class's new home.
     """
     module_name, _, name = path.rpartition(".")
+    module_name = MOVED_MODULES.get(module_name, module_name)
     if not module_name:
         raise ValueError(f"class_path must be 'module.Class', got {path!r}")
     try:

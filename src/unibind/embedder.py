@@ -11,10 +11,10 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from unibind.alignment import Aligner, AlignerOutput, ProjectionHead
 from unibind.atomic import read_directory, write_directory
 from unibind.config import class_path, import_class, to_jsonable
 from unibind.encoders.base import Encoder
-from unibind.fusion import Aligner, AlignerOutput, ProjectionHead
 from unibind.modalities import Modality
 from unibind.model_card import CARD_NAME, CardFacts, record_towers, render_card
 from unibind.weights import WeightsError, load_safetensors

@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from unibind.alignment import DenseAligner
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import HFAudioEncoder, LogMel, TimmAudioEncoder, pool_windows
-from unibind.fusion import DenseAligner
 from unibind.modalities import AudioBatch, AudioSpec
 
 

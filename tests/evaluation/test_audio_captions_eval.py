@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from unibind.alignment import MoEAligner
 from unibind.cli import main
 from unibind.datasets.text_files import ManifestError
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import TINY_CLIP_CFG, OpenClipTextEncoder, TimmAudioEncoder
 from unibind.evaluation.audio_captions import audio_spec, embed_clips, read_benchmark, retrieval_metrics
 from unibind.evaluation.records import read_record
-from unibind.fusion import MoEAligner
 from unibind.modalities import InputError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

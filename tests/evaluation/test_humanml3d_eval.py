@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from unibind.alignment import DenseAligner
 from unibind.cli import main
 from unibind.datasets.humanml3d import HumanML3D
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import TINY_CLIP_CFG, MotionTransformerEncoder, OpenClipTextEncoder
 from unibind.evaluation.humanml3d import embed_pairs, evaluate_humanml3d
 from unibind.evaluation.motion_retrieval import both_directions
-from unibind.fusion import DenseAligner
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "humanml3d"
 

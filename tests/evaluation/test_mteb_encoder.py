@@ -10,14 +10,14 @@ import pytest
 import torch
 from PIL import Image
 
+from unibind.alignment import IdentityAligner, MoEAligner
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import HFTextEncoder
 from unibind.evaluation.beir import DOCUMENT_SPEC, QUERY_SPEC, DenseFirstStage, read_beir
 from unibind.evaluation.beir_table import judged_queries
-from unibind.evaluation.embedding import fuse
+from unibind.evaluation.embedding import mix
 from unibind.evaluation.ir_metrics import mean_metrics, ranked
 from unibind.evaluation.mteb_encoder import MtebEncoder, local_beir_task, run_mteb_retrieval
-from unibind.fusion import IdentityAligner, MoEAligner
 from unibind.retrieval import VectorIndex
 
 mteb = pytest.importorskip("mteb")
@@ -91,9 +91,9 @@ def test_encoder_embeds_images_and_fuses_text_with_images(tiny_embedder: Unified
     text_vectors = tiny_embedder.encode([texts[0], texts[2]], "text")
     expected = torch.stack(
         [
-            fuse(text_vectors[:1], expected_images[:1])[0],
+            mix(text_vectors[:1], expected_images[:1])[0],
             expected_images[1],
-            fuse(text_vectors[1:], expected_images[2:])[0],
+            mix(text_vectors[1:], expected_images[2:])[0],
         ]
     )
     assert mixed.dtype == np.float32

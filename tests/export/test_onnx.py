@@ -23,6 +23,7 @@ import torch
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
+from unibind.alignment import DenseAligner, MoEAligner
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import (
     TINY_CLIP_CFG,
@@ -36,7 +37,6 @@ from unibind.encoders import (
 from unibind.encoders.base import ExportUnsupportedError
 from unibind.export import ExportReport, OnnxEmbedder, export_onnx
 from unibind.export.commands import add_export_commands, run_export
-from unibind.fusion import DenseAligner, MoEAligner
 from unibind.modalities import AudioSpec, ImageSpec, MotionSpec
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

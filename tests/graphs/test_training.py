@@ -59,9 +59,9 @@ def test_graph_module_trains_and_embeds_every_node() -> None:
 
 
 def _no_graph():
+    from unibind.alignment import DenseAligner
     from unibind.embedder import UnifiedEmbedder
     from unibind.encoders import PrecomputedFeatures
-    from unibind.fusion import DenseAligner
 
     return UnifiedEmbedder({"text": PrecomputedFeatures("text", 4)}, 8, DenseAligner(8))
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 from tests.serve.conftest import skeleton_bvh
 
+from unibind.alignment import MoEAligner
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import MotionTransformerEncoder
-from unibind.fusion import MoEAligner
 from unibind.modalities import InputError, MotionSpec
 from unibind.modalities.settings import spec_from_settings, spec_settings
 

@@ -12,11 +12,11 @@ import torch
 import yaml
 from torch.distributions import Normal, kl_divergence
 
+from unibind.alignment import DenseAligner, IdentityAligner
 from unibind.datasets.humanml3d import HumanML3D
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import MotionTransformerEncoder
 from unibind.evaluation.humanml3d import evaluate_humanml3d
-from unibind.fusion import DenseAligner, IdentityAligner
 from unibind.modalities import MotionBatch
 from unibind.motion import tmr
 from unibind.motion.tmr import (

@@ -86,7 +86,7 @@ def test_a_bad_file_is_named_or_skipped_and_counted(
 def test_hybrid_search_fuses_dense_and_bm25_over_card_texts(
     tmp_path: Path, tiny_embedder: UnifiedEmbedder, shapes_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from unibind.retrieval import fuse
+    from unibind.retrieval import fuse_rankings
     from unibind.retrieval.build import search_text
     from unibind.retrieval.lexical import BM25Index
     from unibind.retrieval.payload import read_items
@@ -100,7 +100,7 @@ def test_hybrid_search_fuses_dense_and_bm25_over_card_texts(
     lexical = BM25Index([c.id for c in cards], [c.text for c in cards]).search([query], 100)[0]
     assert any(score > 0 for score in lexical.values())
     for how in ("rrf", "zscore"):
-        expected = fuse([dense, lexical], how, top_k=5)
+        expected = fuse_rankings([dense, lexical], how, top_k=5)
         found = search_text(model, tmp_path / "idx", query, k=5, hybrid=how)
         assert [item for item, _ in found] == [item for item, _ in expected]
         assert [score for _, score in found] == pytest.approx([score for _, score in expected])

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from unibind.retrieval import VectorIndex, fuse, rrf_fusion, zscore_fusion
+from unibind.retrieval import VectorIndex, fuse_rankings, rrf_fusion, zscore_fusion
 
 
 def _data(n: int = 500, d: int = 16, q: int = 7) -> tuple[torch.Tensor, torch.Tensor]:
@@ -137,10 +137,10 @@ def test_fusion_by_hand() -> None:
     assert zscore_fusion([a, b]) == {"x": 1.0, "y": 0.0, "z": -1.0}
     rrf = rrf_fusion([a, b], k=60)
     assert rrf["y"] == pytest.approx(1 / 62 + 1 / 61)
-    assert next(item for item, _ in fuse([a, b], "rrf")) == "y"
-    assert [item for item, _ in fuse([a, b], "zscore", top_k=1)] == ["x"]
+    assert next(item for item, _ in fuse_rankings([a, b], "rrf")) == "y"
+    assert [item for item, _ in fuse_rankings([a, b], "zscore", top_k=1)] == ["x"]
     with pytest.raises(ValueError, match="zscore or rrf"):
-        fuse([a], "max")
+        fuse_rankings([a], "max")
 
 
 def test_scoring_is_saved_and_older_indexes_load(tmp_path: Path) -> None:

@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
+from unibind.alignment import DenseAligner
 from unibind.cli import main
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import TINY_CLIP_CFG, MotionTransformerEncoder, OpenClipImageEncoder, OpenClipTextEncoder
-from unibind.fusion import DenseAligner
 from unibind.modalities import ImageSpec, MotionSpec, TextSpec
 from unibind.retrieval import VectorIndex
 from unibind.retrieval.build import IndexEntry, build_card_index

@@ -14,6 +14,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
+from unibind.alignment import MoEAligner
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import (
     TINY_CLIP_CFG,
@@ -22,7 +23,6 @@ from unibind.encoders import (
     OpenClipTextEncoder,
     TimmAudioEncoder,
 )
-from unibind.fusion import MoEAligner
 from unibind.modalities import AudioSpec, ImageSpec, MotionSpec, TextSpec
 from unibind.retrieval.build import IndexEntry, build_card_index
 from unibind.retrieval.payload import Neighbour

@@ -43,9 +43,9 @@ def test_serve_loads_and_runs_uvicorn(
 
 
 def test_mismatched_model_and_index_are_refused(demo_dirs: tuple[Path, Path], tmp_path: Path) -> None:
+    from unibind.alignment import DenseAligner
     from unibind.embedder import UnifiedEmbedder
     from unibind.encoders import TINY_CLIP_CFG, OpenClipTextEncoder
-    from unibind.fusion import DenseAligner
     from unibind.serve import SearchEngine
 
     UnifiedEmbedder({"text": OpenClipTextEncoder(model_cfg=TINY_CLIP_CFG)}, 8, DenseAligner(8)).save_pretrained(

@@ -19,11 +19,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import yaml
 
+from unibind.alignment import MoEAligner
 from unibind.cli import main
 from unibind.datasets import ManifestDataset, write_shapes_dataset
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import TINY_CLIP_CFG, OpenClipImageEncoder, OpenClipTextEncoder, TimmAudioEncoder
-from unibind.fusion import MoEAligner
 from unibind.modalities import AudioSpec, ImageSpec, TextSpec
 from unibind.objectives import MultiPositiveInfoNCELoss
 from unibind.training import UnibindModule
@@ -109,5 +109,5 @@ def test_the_fsdp_config_wraps_encoders_and_heads(capsys: pytest.CaptureFixture[
     strategy = yaml.safe_load(capsys.readouterr().out)["trainer"]["strategy"]
     assert strategy["class_path"] == "lightning.pytorch.strategies.FSDPStrategy"
     wrapped = sorted(strategy["init_args"]["auto_wrap_policy"])  # a set of classes
-    assert wrapped == ["unibind.encoders.Encoder", "unibind.fusion.ProjectionHead"]
+    assert wrapped == ["unibind.encoders.Encoder", "unibind.alignment.ProjectionHead"]
     assert strategy["init_args"]["state_dict_type"] == "full"

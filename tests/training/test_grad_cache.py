@@ -8,10 +8,10 @@ import lightning as L
 import pytest
 import torch
 
+from unibind.alignment import MoEAligner
 from unibind.datasets import ManifestDataset, write_shapes_dataset
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import TINY_CLIP_CFG, OpenClipImageEncoder, OpenClipTextEncoder, TimmAudioEncoder
-from unibind.fusion import MoEAligner
 from unibind.modalities import AudioSpec, ImageSpec, TextSpec, narrow_rows
 from unibind.objectives import MultiPositiveInfoNCELoss
 from unibind.training import UnibindModule

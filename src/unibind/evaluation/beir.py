@@ -45,8 +45,8 @@ from unibind.features import cached_features
 from unibind.modalities import InputError, TextSpec
 from unibind.modalities.text import CONTROL_CHARACTERS, ControlChars
 from unibind.retrieval import VectorIndex
-from unibind.retrieval.fusion import Fusion, fuse
 from unibind.retrieval.lexical import BM25Index
+from unibind.retrieval.rank_fusion import Fusion, fuse_rankings
 
 log = logging.getLogger(__name__)
 
@@ -255,10 +255,10 @@ def _empty_text_embedding(encoder: Encoder, cache: Path, name: str) -> torch.Ten
 
 
 def fused_run(runs: Sequence[Run], how: Fusion, k: int = 100) -> Run:
-    """Per query, the top ``k`` of the first stages' lists fused by :func:`unibind.retrieval.fuse` (``rrf``:
+    """Per query, the top ``k`` of the first stages' lists fused by :func:`unibind.retrieval.fuse_rankings` (``rrf``:
     reciprocal ranks; ``zscore``: per-list z-scores summed, the CMRAG normalisation)."""
     queries = list(dict.fromkeys(q for run in runs for q in run))
-    return {q: dict(fuse([run.get(q, {}) for run in runs], how, top_k=k)) for q in queries}
+    return {q: dict(fuse_rankings([run.get(q, {}) for run in runs], how, top_k=k)) for q in queries}
 
 
 def rerank_run(

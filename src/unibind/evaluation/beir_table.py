@@ -1,7 +1,7 @@
 """``unibind eval beir``: first stages and E2Rank reranking on a BEIR dataset, as one table.
 
 Rows: BM25, dense (a text encoder; all-MiniLM-L6-v2 by default), the two fused as hybrid first stages
-(reciprocal rank fusion and per-list z-scores, :func:`unibind.retrieval.fuse`), and each with E2Rank
+(reciprocal rank fusion and per-list z-scores, :func:`unibind.retrieval.fuse_rankings`), and each with E2Rank
 reranking of its top 100 using ``num_input_docs`` documents in the prompt (the same encoder embeds the
 prompt, with a 512-token budget, and the cached document embeddings score the candidates); optionally the
 same reranking interpolated with the plain query, its weight chosen on validation queries. A model trained by

@@ -1,4 +1,4 @@
-"""Embedding benchmark inputs with a saved model: texts, image files, and text + image pairs fused into one vector.
+"""Embedding benchmark inputs with a saved model: texts, image files, and text + image pairs mixed into one vector.
 
 A query or candidate that carries both a text and an image (MMEB's "represent the given image with the
 following question", composed-image retrieval, ...) becomes one vector: each part goes through the model
@@ -29,7 +29,7 @@ class TextImageEmbedder(Protocol):
     def embed_images(self, paths: Sequence[Path], items: Sequence[str] | None = None) -> torch.Tensor: ...
 
 
-def fuse(text: torch.Tensor, image: torch.Tensor, image_weight: float = 0.5) -> torch.Tensor:
+def mix(text: torch.Tensor, image: torch.Tensor, image_weight: float = 0.5) -> torch.Tensor:
     """``normalize(w * image + (1 - w) * text)`` row by row; ``text``, ``image``: ``[N, D]`` unit vectors."""
     if not 0.0 <= image_weight <= 1.0:
         raise ValueError(f"image_weight must be in [0, 1], got {image_weight}")
@@ -43,7 +43,7 @@ def embed_pairs(
     image_weight: float = 0.5,
     items: Sequence[str] | None = None,
 ) -> torch.Tensor:
-    """One vector per input: text only (image ``None``), image only (empty text), or both fused.
+    """One vector per input: text only (image ``None``), image only (empty text), or both mixed.
 
     Each distinct text and each distinct image is embedded once. ``items`` name the inputs in errors.
     Returns ``[N, D]`` unit vectors.
@@ -69,7 +69,7 @@ def embed_pairs(
     rows = []
     for text, image in zip(texts, images, strict=True):
         if text and image is not None:
-            rows.append(fuse(text_vectors[text][None], image_vectors[image][None], image_weight)[0])
+            rows.append(mix(text_vectors[text][None], image_vectors[image][None], image_weight)[0])
         else:
             rows.append(text_vectors[text] if text else image_vectors[image])
     return torch.stack(rows)

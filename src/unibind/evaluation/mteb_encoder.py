@@ -6,7 +6,7 @@ BEIR folder as an mteb retrieval task, offline.
   and prompt type, and returns ``np.ndarray [N, D]`` float32 unit vectors in input order; ``similarity`` is
   cosine (:func:`mteb.similarity_functions.cos_sim`), as ``mteb_model_meta`` declares. Texts go through
   ``model.encode(..., modality="text")``, images through ``modality="image"``; an input with both a text and an
-  image is fused as :func:`unibind.evaluation.embedding.fuse` does (MMEB). Queries and documents are embedded
+  image is mixed as :func:`unibind.evaluation.embedding.mix` does (MMEB). Queries and documents are embedded
   alike: unibind models take no prompts, so the prompt type is not used.
 - :func:`local_beir_task` builds an ``AbsTaskRetrieval`` whose data are read from ``corpus.jsonl``,
   ``queries.jsonl`` and ``qrels/<split>.tsv`` by :func:`unibind.evaluation.beir.read_beir` (its checks and text
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from unibind.evaluation.embedding import fuse
+from unibind.evaluation.embedding import mix
 from unibind.modalities import TextSpec
 from unibind.modalities.text import ControlChars
 
@@ -134,7 +134,7 @@ class MtebEncoder:
         return torch.cat(chunks).numpy().astype(np.float32, copy=False)
 
     def _encode_batch(self, batch: Mapping[str, Any]) -> torch.Tensor:
-        """``[B, D]`` for one collated mteb batch: text only, image only, or both fused per row."""
+        """``[B, D]`` for one collated mteb batch: text only, image only, or both mixed per row."""
         unsupported = [key for key in ("audio", "video") if key in batch]
         if unsupported:
             raise ValueError(f"MtebEncoder embeds text and images; this task passes {unsupported}")
@@ -153,7 +153,7 @@ class MtebEncoder:
         rows = []
         for i in range(size):
             if i in text and i in image:
-                rows.append(fuse(text[i][None], image[i][None], self.image_weight)[0])
+                rows.append(mix(text[i][None], image[i][None], self.image_weight)[0])
             elif i in text or i in image:
                 rows.append(text.get(i, image.get(i)))
             else:

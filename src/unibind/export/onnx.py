@@ -48,12 +48,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from unibind.alignment import Aligner, MoEAligner
 from unibind.atomic import read_directory, write_directory
 from unibind.embedder import CONFIG_NAME, UnifiedEmbedder, read_model_config
 from unibind.encoders.base import ExportUnsupportedError
 from unibind.export.preprocessing import Preprocessor
 from unibind.export.runtime import FORMAT_VERSION, MANIFEST_NAME, OUTPUT_NAME, open_session, session_feeds
-from unibind.fusion import Aligner, MoEAligner
 from unibind.modalities import Modality, ModalitySpec, default_spec
 
 DEFAULT_OPSET = 18

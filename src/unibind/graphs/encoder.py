@@ -2,7 +2,7 @@
 modality, projected and mixed by a Mixture-of-Experts into one node feature, then a GNN.
 
 A node's attribute features (from the frozen modality towers, cached) go through one linear projection
-per modality and the :class:`~unibind.fusion.MoEAligner` (its router sees the modality); a node with
+per modality and the :class:`~unibind.alignment.MoEAligner` (its router sees the modality); a node with
 several attributes averages them. A stack of GAT or GraphSAGE layers (residual, layer norm) then mixes
 neighbours; the seeds' rows are the output. ``mask_token`` replaces the input of masked nodes for the
 masked-feature reconstruction objective.
@@ -16,8 +16,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from unibind.alignment import MoEAligner
 from unibind.encoders.base import Encoder
-from unibind.fusion import MoEAligner
 from unibind.modalities import GraphBatch, Modality
 
 Conv = Literal["gat", "sage"]

@@ -32,9 +32,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from unibind.alignment import AlignerOutput, IdentityAligner, ProjectionHead
 from unibind.encoders.hf_text import HFTextEncoder
 from unibind.encoders.motion_transformer import MotionTransformerEncoder, sinusoidal_positions
-from unibind.fusion import AlignerOutput, IdentityAligner, ProjectionHead
 from unibind.modalities import MotionBatch
 
 if TYPE_CHECKING:
@@ -335,7 +335,7 @@ class TMRObjective(nn.Module):
     contrastive term (``WeightedObjective(InfoNCELoss(...), weight=0.1)``).
 
     :meth:`attach` checks the embedder and makes its text and motion heads frozen identities over an
-    :class:`~unibind.fusion.IdentityAligner`, so the saved model embeds with ``normalize(mu)``.
+    :class:`~unibind.alignment.IdentityAligner`, so the saved model embeds with ``normalize(mu)``.
 
     Args:
         decoder: the shared motion decoder (its width is the latent size).
@@ -368,7 +368,9 @@ class TMRObjective(nn.Module):
         """Check that ``embedder`` has variational text and motion towers of the decoder's width over an
         ``IdentityAligner`` that normalises, and make their heads frozen identities."""
         if not isinstance(embedder.aligner, IdentityAligner) or not embedder.aligner.normalize:
-            raise ValueError("TMR contrasts the latents themselves: use a normalising unibind.fusion.IdentityAligner")
+            raise ValueError(
+                "TMR contrasts the latents themselves: use a normalising unibind.alignment.IdentityAligner"
+            )
         for name in (self.text, self.motion):
             if name not in embedder.encoders or not hasattr(embedder.encoders[name], "posterior"):
                 raise ValueError(f"TMR needs a variational {name!r} tower (TMRTextEncoder / TMRMotionEncoder)")

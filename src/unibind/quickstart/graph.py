@@ -17,6 +17,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from unibind.alignment import MoEAligner
 from unibind.datasets.emoji import EmojiCorpus
 from unibind.datasets.emoji_graph import write_emoji_graph
 from unibind.embedder import UnifiedEmbedder
@@ -25,7 +26,6 @@ from unibind.encoders.base import Encoder
 from unibind.evaluation import accuracy_and_macro_f1, label_prompts, zero_shot_predict
 from unibind.evaluation.retrieval import best_relevant_rank, recall_from_ranks
 from unibind.features import cached_features
-from unibind.fusion import MoEAligner
 from unibind.graphs import read_graph
 from unibind.graphs.encoder import Conv, GraphNodeEncoder
 from unibind.graphs.evaluate import linear_probe, link_prediction, split_edges

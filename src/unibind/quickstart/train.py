@@ -11,10 +11,10 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from unibind.alignment import Aligner, DenseAligner, IdentityAligner, MoEAligner
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import PrecomputedFeatures
 from unibind.encoders.base import Encoder
-from unibind.fusion import Aligner, DenseAligner, IdentityAligner, MoEAligner
 from unibind.objectives import InfoNCELoss, MatryoshkaLoss
 from unibind.quickstart.features import FeatureTable
 from unibind.quickstart.motion import motion_encoder

@@ -12,9 +12,9 @@ from typing import Any
 _EXPORTS = {
     "SearchResult": "unibind.retrieval.index",
     "VectorIndex": "unibind.retrieval.index",
-    "fuse": "unibind.retrieval.fusion",
-    "rrf_fusion": "unibind.retrieval.fusion",
-    "zscore_fusion": "unibind.retrieval.fusion",
+    "fuse_rankings": "unibind.retrieval.rank_fusion",
+    "rrf_fusion": "unibind.retrieval.rank_fusion",
+    "zscore_fusion": "unibind.retrieval.rank_fusion",
     "top_k_chunked": "unibind.retrieval.topk",
     "top_k_rescored": "unibind.retrieval.topk",
 }

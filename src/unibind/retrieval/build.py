@@ -26,7 +26,6 @@ from unibind.embedder import UnifiedEmbedder
 from unibind.encoding import check_dim, index_query_dim, truncate
 from unibind.modalities import InputError, Modality, ModalitySpec, default_spec
 from unibind.motion.sources import load_motion_features
-from unibind.retrieval.fusion import Fusion, fuse
 from unibind.retrieval.index import VectorIndex
 from unibind.retrieval.lexical import BM25Index
 from unibind.retrieval.payload import (
@@ -41,6 +40,7 @@ from unibind.retrieval.payload import (
     write_inputs,
     write_items,
 )
+from unibind.retrieval.rank_fusion import Fusion, fuse_rankings
 from unibind.runtimes import load_model
 
 log = logging.getLogger(__name__)
@@ -247,7 +247,7 @@ def search_text(
 
     ``hybrid`` (``rrf`` or ``zscore``) fuses the dense top ``depth`` with BM25's top ``depth`` over the items'
     card texts (:mod:`unibind.retrieval.payload`; an image's caption, a text item's text) by
-    :func:`unibind.retrieval.fuse`; the scores are then fused scores.
+    :func:`unibind.retrieval.fuse_rankings`; the scores are then fused scores.
     """
     model = load_model(model_dir, runtime, ["text"])
     index = VectorIndex.load(index_dir)
@@ -262,4 +262,4 @@ def search_text(
     if not cards:
         raise ValueError(f"{index_dir}: no item card carries a text for BM25; hybrid search needs a card index")
     lexical = BM25Index([c.id for c in cards], [c.text for c in cards]).search([query], depth)[0]
-    return fuse([dict(dense), lexical], hybrid, top_k=k)
+    return fuse_rankings([dict(dense), lexical], hybrid, top_k=k)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from unibind.fusion import AlignerOutput
+from unibind.alignment import AlignerOutput
 from unibind.modalities import narrow_rows
 
 if TYPE_CHECKING:

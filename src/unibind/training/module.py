@@ -22,9 +22,9 @@ from lightning.fabric.utilities.apply_func import move_data_to_device
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_warn
 
+from unibind.alignment import AlignerOutput
 from unibind.embedder import UnifiedEmbedder, check_matryoshka_dims
 from unibind.evaluation import cross_modal_recall
-from unibind.fusion import AlignerOutput
 from unibind.modalities import ModalitySpec, default_spec
 from unibind.objectives import InfoNCELoss, MatryoshkaLoss, all_reduce_sum, gather_objects
 from unibind.objectives.distributed import world_size
@@ -101,7 +101,7 @@ class UnibindModule(L.LightningModule):
         auxiliary: an objective that embeds some modalities itself and adds its own losses (e.g.
             :class:`unibind.motion.tmr.TMRObjective`: TMR's VAE, decoder, reconstruction, KL and latent losses).
             In training, ``auxiliary(embedder, batch)`` returns ``(outputs, losses)``: the
-            :class:`~unibind.fusion.AlignerOutput` of each modality it embedded (these replace the plain
+            :class:`~unibind.alignment.AlignerOutput` of each modality it embedded (these replace the plain
             ``embedder.align`` outputs in the pair objective, so both see one forward pass) and weighted losses
             (keys ending in ``_loss``) added to the pairs' losses. If it has ``attach(embedder)``, that is
             called once here (to check and set up the embedder). Evaluation, prediction and the saved model

@@ -38,7 +38,7 @@ def rrf_fusion(lists: Sequence[Mapping[str, float]], k: int = 60) -> dict[str, f
     return fused
 
 
-def fuse(
+def fuse_rankings(
     lists: Sequence[Mapping[str, float]], how: Fusion = "zscore", top_k: int | None = None
 ) -> list[tuple[str, float]]:
     """Fused ``(id, score)`` pairs, best first (ties by id)."""

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from unibind.fusion import DenseAligner, MoEAligner
+from unibind.alignment import DenseAligner, MoEAligner
 
 
 def naive_moe(aligner: MoEAligner, x: torch.Tensor, modality: str) -> torch.Tensor:

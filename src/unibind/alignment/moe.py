@@ -21,11 +21,11 @@ from typing import Literal
 import torch
 from torch import nn
 
-from unibind.fusion.aligner import Aligner, AlignerOutput, FeedForward
+from unibind.alignment.aligner import Aligner, AlignerOutput, FeedForward
 
 
 class GroupedExperts(nn.Module):
-    """``E`` two-layer GELU MLPs (:class:`~unibind.fusion.aligner.FeedForward`) over tokens grouped by expert.
+    """``E`` two-layer GELU MLPs (:class:`~unibind.alignment.aligner.FeedForward`) over tokens grouped by expert.
 
     Each expert keeps its own parameters, so backward writes every gradient in place: a stacked
     ``[E, D, H]`` weight would pay a full-size copy (``unbind``/``stack``) or zero-fill (indexing) per step.

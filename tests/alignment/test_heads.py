@@ -1,6 +1,6 @@
 import torch
 
-from unibind.fusion import IdentityAligner, ProjectionHead
+from unibind.alignment import IdentityAligner, ProjectionHead
 
 
 def test_linear_and_mlp_heads() -> None:
