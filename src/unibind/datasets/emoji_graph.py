@@ -14,7 +14,7 @@ from itertools import combinations
 from pathlib import Path
 
 from unibind.datasets.emoji import EmojiCorpus
-from unibind.graphs.format import write_graph
+from unibind.datasets.graph_format import write_graph
 
 
 def keywords(row: dict) -> set[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from unibind.graphs.format import GraphFormatError, write_graph
+from unibind.datasets.graph_format import GraphFormatError, write_graph
 
 WORDNET_DIR = Path("/usr/share/wordnet")
 # lexnames(5): the noun lexicographer files, numbered 03 to 28

@@ -1,5 +1,4 @@
-"""Multimodal graphs: the plain nodes/edges format, neighbour sampling, the GNN encoder, graph tasks."""
+"""Multimodal graphs: neighbour sampling, the GNN node encoder, its training and the graph tasks.
 
-from unibind.graphs.format import GraphFormatError, MultimodalGraph, read_graph, write_graph
-
-__all__ = ["GraphFormatError", "MultimodalGraph", "read_graph", "write_graph"]
+The plain nodes/edges file format is :mod:`unibind.datasets.graph_format`.
+"""

@@ -18,16 +18,14 @@ from pathlib import Path
 import torch
 
 from unibind.cache import cache_dir
+from unibind.datasets.graph_format import read_graph
 from unibind.encoders import HFTextEncoder, TimmImageEncoder, USEMultilingualEncoder
 from unibind.encoders.base import Encoder
 from unibind.features import cached_features
 from unibind.graphs.encoder import Conv
 from unibind.graphs.evaluate import linear_probe, link_prediction, split_edges
-from unibind.graphs.format import read_graph
-from unibind.graphs.training import GraphModule, SampledGraph, embed_nodes, fit_graph
+from unibind.graphs.training import GraphModule, SampledGraph, embed_nodes, fit_graph, graph_embedder
 from unibind.modalities import ImageSpec, TextSpec
-from unibind.quickstart.evaluate import embed_features
-from unibind.quickstart.graph import graph_embedder
 
 PROBE_LIMIT = 20000  # training nodes of the linear probe (LBFGS on all 65k WordNet nodes is slow and adds nothing)
 
@@ -102,7 +100,8 @@ def fit_graph_file(
     nodes_embedded = embed_nodes(embedder, features, has, message_edges, fanouts=fanouts, batch_size=batch_size)
     variants = {"graph tower": nodes_embedded}
     if "text" in features:
-        variants["text attribute alone"] = embed_features(embedder, features["text"], "text")[0]
+        with torch.no_grad():
+            variants["text attribute alone"] = embedder.align("text", features["text"]).embedding
     stage("embedding")
     results: dict = {
         "variants": {name: {"link": link_prediction(x, held, graph.edge_index)} for name, x in variants.items()}

@@ -17,13 +17,24 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset
 
+from unibind.alignment import MoEAligner
 from unibind.embedder import UnifiedEmbedder
-from unibind.graphs.encoder import GraphNodeEncoder, subgraph_batch
+from unibind.encoders import PrecomputedFeatures
+from unibind.encoders.base import Encoder
+from unibind.graphs.encoder import Conv, GraphNodeEncoder, subgraph_batch
 from unibind.graphs.sampling import NeighborIndex, neighbor_batches
 from unibind.modalities import GraphBatch
 from unibind.objectives import InfoNCELoss
 from unibind.objectives.contrastive import mean_positive_nll
 from unibind.training.quiet import quiet_fit
+
+
+def graph_embedder(widths: dict[str, int], embed_dim: int = 256, conv: Conv = "gat", depth: int = 2) -> UnifiedEmbedder:
+    """Cached-feature stand-ins for the attributes, a GNN graph tower (GAT by default), one MoE over all of them."""
+    encoders: dict[str, Encoder] = {m: PrecomputedFeatures(m, w) for m, w in widths.items()}
+    encoders["graph"] = GraphNodeEncoder(widths, width=embed_dim, conv=conv, depth=depth, heads=4, num_experts=4)
+    aligner = MoEAligner(embed_dim, num_experts=8, top_k=2, hidden_dim=2 * embed_dim, modalities=list(encoders))
+    return UnifiedEmbedder(encoders, embed_dim, aligner)
 
 
 def scaled_cosine_error(predicted: torch.Tensor, target: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:

@@ -17,31 +17,20 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from unibind.alignment import MoEAligner
 from unibind.datasets.emoji import EmojiCorpus
 from unibind.datasets.emoji_graph import write_emoji_graph
+from unibind.datasets.graph_format import read_graph
 from unibind.embedder import UnifiedEmbedder
-from unibind.encoders import PrecomputedFeatures
 from unibind.encoders.base import Encoder
 from unibind.evaluation import accuracy_and_macro_f1, label_prompts, zero_shot_predict
 from unibind.evaluation.retrieval import best_relevant_rank, recall_from_ranks
 from unibind.features import cached_features
-from unibind.graphs import read_graph
-from unibind.graphs.encoder import Conv, GraphNodeEncoder
 from unibind.graphs.evaluate import linear_probe, link_prediction, split_edges
-from unibind.graphs.training import GraphModule, SampledGraph, embed_nodes, fit_graph
+from unibind.graphs.training import GraphModule, SampledGraph, embed_nodes, fit_graph, graph_embedder
 from unibind.quickstart.evaluate import embed_features
 from unibind.quickstart.features import TEXT_SPEC, FeatureTable
 
 PROMPT = "an emoji of {}"
-
-
-def graph_embedder(widths: dict[str, int], embed_dim: int = 256, conv: Conv = "gat", depth: int = 2) -> UnifiedEmbedder:
-    """Cached-feature stand-ins for the attributes, a GNN graph tower (GAT by default), one MoE over all of them."""
-    encoders: dict[str, Encoder] = {m: PrecomputedFeatures(m, w) for m, w in widths.items()}
-    encoders["graph"] = GraphNodeEncoder(widths, width=embed_dim, conv=conv, depth=depth, heads=4, num_experts=4)
-    aligner = MoEAligner(embed_dim, num_experts=8, top_k=2, hidden_dim=2 * embed_dim, modalities=list(encoders))
-    return UnifiedEmbedder(encoders, embed_dim, aligner)
 
 
 def graph_rows(

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from unibind.graphs import GraphFormatError, read_graph, write_graph
+from unibind.datasets.graph_format import GraphFormatError, read_graph, write_graph
 
 
 def _graph(tmp_path: Path, nodes: list, edges: list[str]) -> tuple[Path, Path]:
@@ -189,7 +189,7 @@ def test_modality_like_node_fields_are_counted_metadata_is_not(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     nodes = [{**FOUR[0], "motion": "m.npy", "split": "train"}, {**FOUR[3], "imgae": "pic.png", "type": "thing"}]
-    with caplog.at_level("WARNING", logger="unibind.graphs.format"):
+    with caplog.at_level("WARNING", logger="unibind.datasets.graph_format"):
         graph = read_graph(*_graph(tmp_path, nodes, []))
     assert graph.skipped.unknown_fields == {"motion": 1, "imgae": 1}
     assert graph.skipped.count == 0
