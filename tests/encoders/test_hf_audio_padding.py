@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from unibind.encoders import HFAudioEncoder
-from unibind.export.preprocessing import HFAudioFeatures, load_preprocessor
+from unibind.encoders.preprocessing import HFAudioFeatures, load_preprocessor
 from unibind.modalities import AudioBatch, AudioSpec
 from unibind.modalities.audio import real_lengths
 

@@ -1,34 +1,37 @@
-"""Modality encoders: wrappers around open_clip, transformers and timm backbones."""
+"""Modality encoders: wrappers around open_clip, transformers and timm backbones.
 
-from unibind.encoders.audio_frontend import LogMel, pool_windows
-from unibind.encoders.base import Encoder
-from unibind.encoders.hf_audio import HFAudioEncoder
-from unibind.encoders.hf_text import HFTextEncoder, pool_hidden_states
-from unibind.encoders.motion_transformer import MotionTransformerEncoder
-from unibind.encoders.open_clip_towers import TINY_CLIP_CFG, OpenClipImageEncoder, OpenClipTextEncoder
-from unibind.encoders.packaged import resolve_weights
-from unibind.encoders.precomputed import PrecomputedFeatures
-from unibind.encoders.timm_audio import TimmAudioEncoder
-from unibind.encoders.timm_image import TimmImageEncoder, load_timm_weights
-from unibind.encoders.use_multilingual import USEMultilingualEncoder
-from unibind.encoders.whisper_ct2 import WhisperCT2Encoder
+Names are imported on first use, so that a light caller (the ONNX runtime's preprocessors) does not load
+every backbone library.
+"""
 
-__all__ = [
-    "TINY_CLIP_CFG",
-    "Encoder",
-    "HFAudioEncoder",
-    "HFTextEncoder",
-    "LogMel",
-    "MotionTransformerEncoder",
-    "OpenClipImageEncoder",
-    "OpenClipTextEncoder",
-    "PrecomputedFeatures",
-    "TimmAudioEncoder",
-    "TimmImageEncoder",
-    "USEMultilingualEncoder",
-    "WhisperCT2Encoder",
-    "load_timm_weights",
-    "pool_hidden_states",
-    "pool_windows",
-    "resolve_weights",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Encoder": "unibind.encoders.base",
+    "HFAudioEncoder": "unibind.encoders.hf_audio",
+    "HFTextEncoder": "unibind.encoders.hf_text",
+    "LogMel": "unibind.encoders.audio_frontend",
+    "MotionTransformerEncoder": "unibind.encoders.motion_transformer",
+    "OpenClipImageEncoder": "unibind.encoders.open_clip_towers",
+    "OpenClipTextEncoder": "unibind.encoders.open_clip_towers",
+    "PrecomputedFeatures": "unibind.encoders.precomputed",
+    "TINY_CLIP_CFG": "unibind.encoders.open_clip_towers",
+    "TimmAudioEncoder": "unibind.encoders.timm_audio",
+    "TimmImageEncoder": "unibind.encoders.timm_image",
+    "USEMultilingualEncoder": "unibind.encoders.use_multilingual",
+    "WhisperCT2Encoder": "unibind.encoders.whisper_ct2",
+    "load_timm_weights": "unibind.encoders.timm_image",
+    "pool_hidden_states": "unibind.encoders.hf_text",
+    "pool_windows": "unibind.encoders.audio_frontend",
+    "resolve_weights": "unibind.encoders.packaged",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -15,7 +15,7 @@ from unibind.config import RecordsInitArgs
 from unibind.modalities import Modality
 
 if TYPE_CHECKING:
-    from unibind.export.preprocessing import Preprocessor
+    from unibind.encoders.preprocessing import Preprocessor
 
 
 class ExportUnsupportedError(NotImplementedError):

@@ -38,7 +38,7 @@ from unibind.modalities import Modality
 from unibind.modalities.audio import AudioBatch, real_lengths
 
 if TYPE_CHECKING:
-    from unibind.export.preprocessing import HFAudioFeatures
+    from unibind.encoders.preprocessing import HFAudioFeatures
 
 
 def extract_windows(
@@ -200,7 +200,7 @@ class HFAudioEncoder(HFDirectoryEncoder):
     def export_preprocessor(self) -> HFAudioFeatures:
         """Windows -> the feature extractor's tensors that :meth:`forward` passes on (Whisper: and ``lengths``,
         the real samples of each window), and ``pool [clips, N]``."""
-        from unibind.export.preprocessing import HFAudioFeatures
+        from unibind.encoders.preprocessing import HFAudioFeatures
 
         return HFAudioFeatures(self.extractor, self.sample_rate, self.feature_keys, **self._extract_options())
 

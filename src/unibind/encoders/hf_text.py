@@ -12,7 +12,7 @@ from unibind.encoders.packaged import resolve_weights
 from unibind.modalities import Modality
 
 if TYPE_CHECKING:
-    from unibind.export.preprocessing import HFTokens
+    from unibind.encoders.preprocessing import HFTokens
 
 Pooling = Literal["mean", "cls", "last"]
 
@@ -112,7 +112,7 @@ class HFTextEncoder(HFDirectoryEncoder):
 
     def export_preprocessor(self) -> HFTokens:
         """Texts -> the tokenizer's tensors ``[B, T]`` (those :meth:`tokenize` gives, in its order)."""
-        from unibind.export.preprocessing import HFTokens
+        from unibind.encoders.preprocessing import HFTokens
 
         return HFTokens(self.tokenizer, self.instruction, self.max_length, self._token_names())
 

@@ -19,7 +19,7 @@ from unibind.encoders.base import Encoder
 from unibind.modalities import Modality, MotionBatch
 
 if TYPE_CHECKING:
-    from unibind.export.preprocessing import MotionFrames
+    from unibind.encoders.preprocessing import MotionFrames
 
 
 def sinusoidal_positions(length: int, width: int) -> torch.Tensor:
@@ -89,7 +89,7 @@ class MotionTransformerEncoder(Encoder):
 
     def export_preprocessor(self) -> MotionFrames:
         """A :class:`MotionBatch` -> ``features [B, T, F]`` and ``mask [B, T]``, checked as :meth:`forward` does."""
-        from unibind.export.preprocessing import MotionFrames
+        from unibind.encoders.preprocessing import MotionFrames
 
         return MotionFrames(self.num_features, self.max_frames)
 

@@ -19,7 +19,7 @@ from unibind.encoders.base import Encoder, normalize_images
 from unibind.modalities import Modality
 
 if TYPE_CHECKING:
-    from unibind.export.preprocessing import ClipTokens, ImagePixels
+    from unibind.encoders.preprocessing import ClipTokens, ImagePixels
 
 #: A CLIP small enough for unit tests: 32 px images, 2-layer towers of width 64.
 TINY_CLIP_CFG: dict[str, Any] = {
@@ -89,7 +89,7 @@ class OpenClipImageEncoder(_OpenClipTower):
 
     def export_preprocessor(self) -> ImagePixels:
         """Images in [0, 1] -> ``pixel_values [B, 3, S, S]`` (resized, standardised)."""
-        from unibind.export.preprocessing import ImagePixels
+        from unibind.encoders.preprocessing import ImagePixels
 
         return ImagePixels(self.mean.tolist(), self.std.tolist(), self.image_size)
 
@@ -127,7 +127,7 @@ class OpenClipTextEncoder(_OpenClipTower):
 
     def export_preprocessor(self) -> ClipTokens:
         """Texts -> ``input_ids [B, context_length]`` of this tower's tokenizer."""
-        from unibind.export.preprocessing import ClipTokens
+        from unibind.encoders.preprocessing import ClipTokens
 
         context_length = int(getattr(self.tower, "context_length", 77))
         return ClipTokens(self.init_args.get("model_name"), context_length, tokenizer=self.tokenizer)

@@ -10,7 +10,7 @@ from unibind.encoders.base import Encoder
 from unibind.modalities import Modality
 
 if TYPE_CHECKING:
-    from unibind.export.preprocessing import FeatureRows
+    from unibind.encoders.preprocessing import FeatureRows
 
 
 class PrecomputedFeatures(Encoder):
@@ -33,7 +33,7 @@ class PrecomputedFeatures(Encoder):
 
     def export_preprocessor(self) -> FeatureRows:
         """Features ``[B, width]``, checked; the graph is the head and the aligner alone."""
-        from unibind.export.preprocessing import FeatureRows
+        from unibind.encoders.preprocessing import FeatureRows
 
         return FeatureRows(self.width, str(self.modality))
 

@@ -15,7 +15,7 @@ from unibind.modalities import Modality
 from unibind.modalities.audio import AudioBatch
 
 if TYPE_CHECKING:
-    from unibind.export.preprocessing import LogMelWindows
+    from unibind.encoders.preprocessing import LogMelWindows
 
 
 class TimmAudioEncoder(Encoder):
@@ -59,7 +59,7 @@ class TimmAudioEncoder(Encoder):
 
     def export_preprocessor(self) -> LogMelWindows:
         """Windows -> ``log_mel [N, 1, n_mels, frames]`` (this front-end, eval mode) and ``pool [clips, N]``."""
-        from unibind.export.preprocessing import LogMelWindows
+        from unibind.encoders.preprocessing import LogMelWindows
 
         mel = self.frontend.mel
         return LogMelWindows(

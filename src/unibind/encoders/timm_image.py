@@ -15,7 +15,7 @@ from unibind.modalities import Modality
 from unibind.weights import load_state_dict
 
 if TYPE_CHECKING:
-    from unibind.export.preprocessing import ImagePixels
+    from unibind.encoders.preprocessing import ImagePixels
 
 
 def load_timm_weights(model: torch.nn.Module, path: str) -> None:
@@ -73,7 +73,7 @@ class TimmImageEncoder(Encoder):
 
     def export_preprocessor(self) -> ImagePixels:
         """Images in [0, 1] -> ``pixel_values [B, 3, S, S]`` (resized, standardised)."""
-        from unibind.export.preprocessing import ImagePixels
+        from unibind.encoders.preprocessing import ImagePixels
 
         return ImagePixels(self.mean.tolist(), self.std.tolist(), self.image_size)
 

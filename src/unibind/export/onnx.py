@@ -5,7 +5,7 @@ with ``torch.onnx.export(dynamo=True)`` (the ``torch.export`` exporter; it needs
 batch axis and dynamic token / frame / window axes. What turns raw inputs into tensors (tokeniser, image
 resize and standardisation, the log-mel front-end, input checks) stays in Python: each encoder splits its
 ``forward`` into ``export_preprocessor()`` and a tensor-only ``export_forward`` (see
-:mod:`unibind.export.preprocessing`). A mixture-of-experts aligner is exported through its masked dispatch
+:mod:`unibind.encoders.preprocessing`). A mixture-of-experts aligner is exported through its masked dispatch
 (every expert over every row, weighted by the top-k gates), which gives the same output as the grouped one
 without reading slot counts on the host.
 
@@ -52,7 +52,7 @@ from unibind.alignment import Aligner, MoEAligner
 from unibind.atomic import read_directory, write_directory
 from unibind.embedder import CONFIG_NAME, UnifiedEmbedder, read_model_config
 from unibind.encoders.base import ExportUnsupportedError
-from unibind.export.preprocessing import Preprocessor
+from unibind.encoders.preprocessing import Preprocessor
 from unibind.export.runtime import FORMAT_VERSION, MANIFEST_NAME, OUTPUT_NAME, open_session, session_feeds
 from unibind.modalities import Modality, ModalitySpec, default_spec
 
@@ -172,7 +172,7 @@ def synthetic_samples(modality: str, spec: ModalitySpec, count: int = 6, seed: i
     """Raw inputs for validation when none are given: fixed sentences, rendered shapes, tones of 1 to 3 s,
     smooth random motions of varied length, or random feature rows."""
     from unibind.datasets.shapes import COLOURS, SAMPLE_RATE, SHAPES, draw_shape, tone
-    from unibind.export.preprocessing import FeatureSpec
+    from unibind.encoders.preprocessing import FeatureSpec
 
     rng = random.Random(seed)
     generator = torch.Generator().manual_seed(seed)

@@ -1,7 +1,7 @@
 """``OnnxEmbedder``: a unibind model exported by :func:`unibind.export.export_onnx`, run by onnxruntime.
 
 It needs no PyTorch weights: each modality is its Python preprocessing (rebuilt from the export's JSON file
-and assets, :mod:`unibind.export.preprocessing`) followed by an onnxruntime session over the exported graph of
+and assets, :mod:`unibind.encoders.preprocessing`) followed by an onnxruntime session over the exported graph of
 encoder + projection head + aligner. Embedding goes through :func:`unibind.encoding.encode`, the same loop as
 :meth:`UnifiedEmbedder.encode <unibind.embedder.UnifiedEmbedder.encode>`, so inputs, batching, Matryoshka
 truncation and errors behave the same.
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from unibind.atomic import read_directory
-from unibind.export.preprocessing import Preprocessor, load_preprocessor
+from unibind.encoders.preprocessing import Preprocessor, load_preprocessor
 
 MANIFEST_NAME = "unibind_onnx.json"
 FORMAT_VERSION = 1
