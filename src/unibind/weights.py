@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 
-from unibind.modalities.base import InputError
+from unibind.errors import InputError
 
 CONVERT_HINT = (
     "If you trust its source, load it once in your own Python session and save it again holding only tensors "

@@ -51,7 +51,7 @@ from PIL import Image
 
 from unibind.datasets.text_files import ManifestError
 from unibind.modalities import InputError, Modality, ModalitySpec
-from unibind.modalities.motion import read_npy
+from unibind.motion.arrays import read_npy
 
 log = logging.getLogger(__name__)
 

@@ -88,7 +88,7 @@ def embed_raw(
     """``(vectors [K, D], kept)``: :meth:`UnifiedEmbedder.encode` of raw inputs of one ``modality``.
 
     ``names`` name the inputs in load errors. An input that fails to load raises
-    :class:`~unibind.modalities.base.InputError`, or, given a ``skipped`` report, is counted there and left
+    :class:`~unibind.errors.InputError`, or, given a ``skipped`` report, is counted there and left
     out: ``kept`` lists the positions of the inputs that have a vector.
     """
     names = list(names) if names is not None else [f"{modality} input {i}" for i in range(len(raws))]

@@ -1,7 +1,8 @@
 """Per-modality input specs: validate, load, collate, dummy batches."""
 
+from unibind.errors import InputError
 from unibind.modalities.audio import AudioBatch, AudioSpec
-from unibind.modalities.base import InputError, Modality, ModalitySpec
+from unibind.modalities.base import Modality, ModalitySpec
 from unibind.modalities.graph import GraphBatch, GraphSpec
 from unibind.modalities.image import ImageSpec
 from unibind.modalities.motion import MotionBatch, MotionSpec

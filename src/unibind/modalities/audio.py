@@ -26,7 +26,8 @@ import soundfile
 import torch
 import torchaudio.transforms as AT
 
-from unibind.modalities.base import InputError, Modality, ModalitySpec, item_name
+from unibind.errors import InputError, item_name
+from unibind.modalities.base import Modality, ModalitySpec
 
 Crop = Literal["random", "center", "chunks"]
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import torch
 
-from unibind.modalities.base import InputError, Modality, ModalitySpec
+from unibind.errors import InputError
+from unibind.modalities.base import Modality, ModalitySpec
 
 
 @dataclass

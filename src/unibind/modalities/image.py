@@ -11,7 +11,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision.transforms import functional as TF
 
-from unibind.modalities.base import InputError, Modality, ModalitySpec, item_name
+from unibind.errors import InputError, item_name
+from unibind.modalities.base import Modality, ModalitySpec
 
 # Above this many resized pixels per output pixel, only the source region under the crop is resampled.
 _WHOLE_RESIZE_LIMIT = 4

@@ -21,23 +21,25 @@ The representation is one of the spec's settings, so an index records it in ``in
 from __future__ import annotations
 
 import hashlib
-import tokenize
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from unibind.modalities.base import InputError, Modality, ModalitySpec, item_name
+from unibind.errors import InputError, item_name
+from unibind.modalities.base import Modality, ModalitySpec
+from unibind.motion.arrays import (
+    REPRESENTATION_FEATURES,
+    REPRESENTATIONS,
+    MotionRepresentation,
+    check_motion,
+    read_npy,
+)
 
 MotionCrop = Literal["random", "start", "center"]
-MotionRepresentation = Literal["features", "humanml3d", "canonical"]
-REPRESENTATIONS: tuple[str, ...] = ("features", "humanml3d", "canonical")
-# features per frame of the representations that fix them
-REPRESENTATION_FEATURES = {"humanml3d": 263, "canonical": 45}
 
 
 @dataclass
@@ -60,41 +62,6 @@ class MotionBatch:
 
     def __len__(self) -> int:
         return self.features.shape[0]
-
-
-def read_npy(source: str | Path | BinaryIO, item: str | None = None) -> np.ndarray:
-    """One array from a ``.npy`` file or stream, never unpickled; anything else raises ``InputError`` naming it."""
-    item = item_name(source, item)
-    try:
-        array = np.load(source, allow_pickle=False)
-    # numpy's header parser raises ValueError, SyntaxError or tokenize.TokenError on a mangled header, and a
-    # file that starts like a zip archive is opened as an .npz (BadZipFile)
-    except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile) as err:
-        raise InputError(f"{item}: cannot read a motion: not a plain .npy array ({err})") from err
-    if not isinstance(array, np.ndarray):  # an .npz archive opens as a lazy mapping of arrays
-        array.close()
-        raise InputError(f"{item}: a .npz archive; expected a single .npy array")
-    return array
-
-
-def check_motion(array: Any, num_features: int, item: str, min_frames: int = 1) -> np.ndarray:
-    """``array`` as a ``[frames, num_features]`` array of finite numbers with at least ``min_frames`` frames,
-    or ``InputError`` naming ``item`` and what was expected."""
-    try:
-        array = np.asarray(array)
-    except ValueError as err:  # ragged nested lists
-        raise InputError(f"{item}: a motion is a [frames, {num_features}] array of numbers ({err})") from err
-    if array.dtype.kind not in "fiu":
-        raise InputError(f"{item}: motion values must be real numbers, got dtype {array.dtype}")
-    if array.ndim != 2 or array.shape[1] != num_features:
-        raise InputError(f"{item}: expected a [frames, {num_features}] motion, got shape {array.shape}")
-    if array.shape[0] < min_frames:
-        raise InputError(f"{item}: {array.shape[0]} frames, expected at least {min_frames}")
-    finite = np.isfinite(array).all(axis=1)
-    if not finite.all():
-        bad = np.flatnonzero(~finite)
-        raise InputError(f"{item}: NaN or inf in {len(bad)} frames (first: frame {int(bad[0])})")
-    return array
 
 
 def _stats(value: str | Path | np.ndarray | torch.Tensor | None, name: str, num_features: int) -> torch.Tensor | None:
@@ -179,7 +146,7 @@ class MotionSpec(ModalitySpec):
 
     def _convert(self, raw: Any, item: str) -> np.ndarray:
         """``raw`` in this spec's representation (``humanml3d`` or ``canonical``)."""
-        # unibind.motion imports this module
+        # the readers load on first use: a features-only spec never needs them
         from unibind.motion.canonical import to_features
         from unibind.motion.sources import READ_ERRORS, load_humanml3d_features, load_positions
 

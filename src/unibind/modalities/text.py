@@ -13,7 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from unibind.modalities.base import InputError, Modality, ModalitySpec
+from unibind.errors import InputError
+from unibind.modalities.base import Modality, ModalitySpec
 
 DEFAULT_MAX_CHARS = 100_000
 ControlChars = Literal["refuse", "strip"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unibind.modalities import InputError
+from unibind.errors import InputError
 from unibind.motion.kinematics import forward_kinematics, quaternion_to_matrix
 
 # frame layout after the duration and the root position: (joint, number of values)

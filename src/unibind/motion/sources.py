@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from unibind.modalities import InputError
-from unibind.modalities.motion import REPRESENTATIONS, check_motion, read_npy
+from unibind.errors import InputError
+from unibind.motion.arrays import REPRESENTATIONS, check_motion, read_npy
 from unibind.motion.bvh import read_bvh
 from unibind.motion.canonical import (
     NUM_FEATURES,
