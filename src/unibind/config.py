@@ -52,6 +52,7 @@ MOVED_MODULES: dict[str, str] = {
     "unibind.fusion.aligner": "unibind.alignment.aligner",
     "unibind.fusion.heads": "unibind.alignment.heads",
     "unibind.fusion.moe": "unibind.alignment.moe",
+    "unibind.motion.tmr": "unibind.encoders.tmr",  # the towers; the objective is not saved with a model
 }
 
 

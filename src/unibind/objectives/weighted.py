@@ -3,7 +3,7 @@
 TMR (Petrovich et al. 2023, https://arxiv.org/abs/2305.00976) trains with
 ``1.0 * recons + 1e-5 * kl + 1e-5 * latent + 0.1 * contrastive`` (Mathux/TMR ``configs/model/tmr.yaml``);
 ``WeightedObjective(InfoNCELoss(...), weight=0.1)`` is the last term when the others come from an
-auxiliary objective (:class:`unibind.motion.tmr.TMRObjective`).
+auxiliary objective (:class:`unibind.objectives.tmr.TMRObjective`).
 """
 
 from __future__ import annotations

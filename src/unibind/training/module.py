@@ -99,7 +99,7 @@ class UnibindModule(L.LightningModule):
             ``ddp_find_unused_parameters_true``); FSDP needs placeholders.
             ``benchmarks/ddp_absent_modalities.py`` measures the two.
         auxiliary: an objective that embeds some modalities itself and adds its own losses (e.g.
-            :class:`unibind.motion.tmr.TMRObjective`: TMR's VAE, decoder, reconstruction, KL and latent losses).
+            :class:`unibind.objectives.tmr.TMRObjective`: TMR's VAE, decoder, reconstruction, KL and latent losses).
             In training, ``auxiliary(embedder, batch)`` returns ``(outputs, losses)``: the
             :class:`~unibind.alignment.AlignerOutput` of each modality it embedded (these replace the plain
             ``embedder.align`` outputs in the pair objective, so both see one forward pass) and weighted losses

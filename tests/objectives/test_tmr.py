@@ -1,6 +1,6 @@
-"""TMR in full (unibind.motion.tmr): the loss terms against direct computations, the towers and decoder, a few
-training steps on real HumanML3D files that lower every term, and experiments/humanml3d_tmr_full.yaml fitted,
-saved, reloaded and evaluated."""
+"""TMR in full (unibind.encoders.tmr, unibind.objectives.tmr): the loss terms against direct computations,
+the towers and decoder, a few training steps on real HumanML3D files that lower every term, and
+experiments/humanml3d_tmr_full.yaml fitted, saved, reloaded and evaluated."""
 
 import math
 import shutil
@@ -16,17 +16,18 @@ from unibind.alignment import DenseAligner, IdentityAligner
 from unibind.datasets.humanml3d import HumanML3D
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import MotionTransformerEncoder
-from unibind.evaluation.humanml3d import evaluate_humanml3d
-from unibind.modalities import MotionBatch
-from unibind.motion import tmr
-from unibind.motion.tmr import (
+from unibind.encoders.tmr import (
     Posterior,
     TMRMotionDecoder,
     TMRMotionEncoder,
-    TMRObjective,
     TMRTextEncoder,
+    sample_latent,
+    standard_normal_like,
 )
-from unibind.objectives import InfoNCELoss
+from unibind.evaluation.humanml3d import evaluate_humanml3d
+from unibind.modalities import MotionBatch
+from unibind.objectives import InfoNCELoss, tmr
+from unibind.objectives.tmr import TMRObjective
 from unibind.objectives.weighted import WeightedObjective
 from unibind.training import MotionTextDataset, UnibindModule
 from unibind.training.cli import run_lightning_cli
@@ -78,7 +79,7 @@ def test_kl_divergence_is_the_gaussian_closed_form_averaged() -> None:
     # by hand against N(0, 1): 1/2 (sigma^2 + mu^2 - 1 - log sigma^2), averaged over the entries
     one = Posterior(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]]))
     by_hand = (0.5 * 1.0 + 0.5 * (math.e - 1 - 1)) / 2
-    assert tmr.kl_divergence(one, tmr.standard_normal_like(one)).item() == pytest.approx(by_hand)
+    assert tmr.kl_divergence(one, standard_normal_like(one)).item() == pytest.approx(by_hand)
 
 
 def test_kl_loss_is_the_two_cross_terms_plus_both_priors() -> None:
@@ -117,8 +118,8 @@ def test_loss_terms_add_both_reconstructions() -> None:
 
 def test_sample_latent_is_the_reparameterisation() -> None:
     posterior = Posterior(torch.full((20000, 2), 3.0), torch.full((20000, 2), math.log(4.0)))
-    torch.testing.assert_close(tmr.sample_latent(posterior, fact=0.0), posterior.mu)
-    z = tmr.sample_latent(posterior)
+    torch.testing.assert_close(sample_latent(posterior, fact=0.0), posterior.mu)
+    z = sample_latent(posterior)
     assert z.mean().item() == pytest.approx(3.0, abs=0.05)
     assert z.std().item() == pytest.approx(2.0, abs=0.05)
 
