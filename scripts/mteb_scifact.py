@@ -41,8 +41,8 @@ def main() -> None:
     from unibind.encoders import HFTextEncoder
     from unibind.evaluation.beir import dense_first_stage, read_beir
     from unibind.evaluation.beir_table import judged_queries
-    from unibind.evaluation.ir_metrics import mean_metrics, ranked
     from unibind.evaluation.mteb_encoder import run_mteb_retrieval
+    from unibind.metrics.ir import mean_metrics, ranked
 
     predictions = Path(tempfile.mkdtemp(prefix="unibind-mteb-"))
     scores = run_mteb_retrieval(minilm_as_unibind_model(), args.data, args.split, batch_size=64,

@@ -273,7 +273,7 @@ def test_hybrid_first_stages_are_fused_lists_scored_like_trec_eval() -> None:
     """The hybrid rows: RRF and z-score fusion checked by hand, their metrics against pytrec_eval."""
     pytrec_eval = pytest.importorskip("pytrec_eval")
     from unibind.evaluation.beir import fused_run
-    from unibind.evaluation.ir_metrics import per_query
+    from unibind.metrics.ir import per_query
 
     data = read_beir(FIXTURE)
     queries = sorted(data.qrels)
@@ -358,7 +358,7 @@ def test_trained_model_scores_match_a_naive_scoring(
     from unibind.encoders import HFTextEncoder
     from unibind.evaluation.beir import rerank_run
     from unibind.evaluation.beir_table import beir_table, model_first_stages
-    from unibind.evaluation.ir_metrics import mean_metrics
+    from unibind.metrics.ir import mean_metrics
     from unibind.rerank import E2RankReranker, build_prompt
     from unibind.rerank.training import ranked_ids, read_training_record
 

@@ -7,7 +7,7 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support
 from unibind.datasets.text_files import ManifestError
 from unibind.errors import InputError
 from unibind.evaluation.classification import per_class, read_labels, zero_shot_manifest
-from unibind.evaluation.zero_shot import accuracy_and_macro_f1
+from unibind.metrics.classification import accuracy_and_macro_f1
 
 EMOJI = Path(__file__).parents[1] / "fixtures" / "emoji" / "corpus"
 

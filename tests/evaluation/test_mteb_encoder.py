@@ -16,8 +16,8 @@ from unibind.encoders import HFTextEncoder
 from unibind.evaluation.beir import DOCUMENT_SPEC, QUERY_SPEC, DenseFirstStage, read_beir
 from unibind.evaluation.beir_table import judged_queries
 from unibind.evaluation.embedding import mix
-from unibind.evaluation.ir_metrics import mean_metrics, ranked
 from unibind.evaluation.mteb_encoder import MtebEncoder, local_beir_task, run_mteb_retrieval
+from unibind.metrics.ir import mean_metrics, ranked
 from unibind.retrieval import VectorIndex
 
 mteb = pytest.importorskip("mteb")
@@ -108,7 +108,7 @@ def test_mteb_scores_match_unibind_dense_evaluation(scifact_model: UnifiedEmbedd
     scores = run_mteb_retrieval(scifact_model, FIXTURE, "test", batch_size=32, prediction_folder=tmp_path)
 
     # unibind's side: the dense first stage of `unibind eval beir` (exact float32 VectorIndex, top 100) over the
-    # model's embeddings, scored by unibind.evaluation.ir_metrics
+    # model's embeddings, scored by unibind.metrics.ir
     data = read_beir(FIXTURE, "test")
     query_ids = judged_queries(data)
     doc_ids = list(data.corpus)

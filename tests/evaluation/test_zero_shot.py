@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from unibind.evaluation import accuracy_and_macro_f1, label_prompts, zero_shot_predict
+from unibind.evaluation import label_prompts, zero_shot_predict
+from unibind.metrics.classification import accuracy_and_macro_f1
 
 
 def naive_macro_f1(predicted, target):

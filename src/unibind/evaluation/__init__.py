@@ -1,7 +1,7 @@
-"""Metrics and benchmark protocols.
+"""Benchmark protocols (the metrics themselves are :mod:`unibind.metrics`).
 
-The common metrics are importable from here; they are loaded lazily, so that ``unibind --help`` and the
-command-line parser (:mod:`unibind.evaluation.commands`) do not import torch.
+The zero-shot helpers are importable from here; they are loaded lazily, so that ``unibind --help`` (whose parser
+imports :mod:`unibind.evaluation.records`) does not import torch.
 """
 
 from __future__ import annotations
@@ -10,11 +10,7 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "accuracy_and_macro_f1": "unibind.evaluation.zero_shot",
-    "average_precision_at_k": "unibind.evaluation.retrieval",
-    "cross_modal_recall": "unibind.evaluation.retrieval",
     "label_prompts": "unibind.evaluation.zero_shot",
-    "recall_at_k": "unibind.evaluation.retrieval",
     "zero_shot_predict": "unibind.evaluation.zero_shot",
 }
 

@@ -41,7 +41,7 @@ from unibind.datasets.manifest import OnError, SkipReport
 from unibind.embedder import UnifiedEmbedder
 from unibind.evaluation.embedding import embed_raw
 from unibind.evaluation.records import MetricDefinition
-from unibind.evaluation.retrieval import average_precision_at_k, best_relevant_rank, map_from_ranks, recall_from_ranks
+from unibind.metrics.ranking import average_precision_at_k, best_relevant_rank, map_from_ranks, recall_from_ranks
 from unibind.modalities import ModalitySpec, TextSpec
 from unibind.modalities.settings import spec_from_settings
 

@@ -40,8 +40,8 @@ import torch
 
 from unibind.datasets.text_files import ManifestError, read_jsonl, read_table
 from unibind.encoders.base import Encoder
-from unibind.evaluation.ir_metrics import Run
 from unibind.features import cached_features
+from unibind.metrics.ir import Run
 from unibind.modalities import InputError, TextSpec
 from unibind.modalities.text import CONTROL_CHARACTERS, ControlChars
 from unibind.retrieval import VectorIndex

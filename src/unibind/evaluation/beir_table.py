@@ -28,7 +28,7 @@ from unibind.evaluation.beir import (
     read_beir,
     rerank_run,
 )
-from unibind.evaluation.ir_metrics import Run, mean_metrics
+from unibind.metrics.ir import Run, mean_metrics
 from unibind.modalities.text import ControlChars
 from unibind.rerank import E2RankReranker
 from unibind.rerank.e2rank import INTERPOLATION_GRID

@@ -21,7 +21,8 @@ from unibind.datasets.text_files import ManifestError, OnBad, read_jsonl
 from unibind.embedder import UnifiedEmbedder
 from unibind.evaluation.embedding import embed_raw
 from unibind.evaluation.records import MetricDefinition
-from unibind.evaluation.zero_shot import accuracy_and_macro_f1, label_prompts, zero_shot_predict
+from unibind.evaluation.zero_shot import label_prompts, zero_shot_predict
+from unibind.metrics.classification import accuracy_and_macro_f1
 from unibind.modalities import Modality, default_spec
 from unibind.modalities.settings import spec_from_settings
 

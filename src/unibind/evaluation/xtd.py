@@ -31,7 +31,7 @@ import torch
 from unibind.datasets.manifest import OnError, SkipReport
 from unibind.evaluation.embedding import TextImageEmbedder
 from unibind.evaluation.records import MetricDefinition
-from unibind.evaluation.retrieval import best_relevant_rank, recall_from_ranks
+from unibind.metrics.ranking import best_relevant_rank, recall_from_ranks
 
 IMAGE_NAMES = "test_image_names.txt"
 CAPTION_PREFIX = "test_1kcaptions_"

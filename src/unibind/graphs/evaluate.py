@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from unibind.evaluation.zero_shot import accuracy_and_macro_f1
+from unibind.metrics.classification import accuracy_and_macro_f1
 
 
 def undirected_pairs(edge_index: torch.Tensor) -> torch.Tensor:

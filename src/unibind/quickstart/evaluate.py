@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import torch
 
 from unibind.embedder import UnifiedEmbedder
-from unibind.evaluation.retrieval import best_relevant_rank, map_from_ranks, recall_from_ranks
-from unibind.evaluation.zero_shot import accuracy_and_macro_f1, zero_shot_predict
+from unibind.evaluation.zero_shot import zero_shot_predict
+from unibind.metrics.classification import accuracy_and_macro_f1
+from unibind.metrics.ranking import best_relevant_rank, map_from_ranks, recall_from_ranks
 from unibind.quickstart.features import FeatureTable
 
 KS = (1, 5, 10)

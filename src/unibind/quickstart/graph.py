@@ -22,11 +22,12 @@ from unibind.datasets.emoji_graph import write_emoji_graph
 from unibind.datasets.graph_format import read_graph
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders.base import Encoder
-from unibind.evaluation import accuracy_and_macro_f1, label_prompts, zero_shot_predict
-from unibind.evaluation.retrieval import best_relevant_rank, recall_from_ranks
+from unibind.evaluation import label_prompts, zero_shot_predict
 from unibind.features import cached_features
 from unibind.graphs.evaluate import linear_probe, link_prediction, split_edges
 from unibind.graphs.training import GraphModule, SampledGraph, embed_nodes, fit_graph, graph_embedder
+from unibind.metrics.classification import accuracy_and_macro_f1
+from unibind.metrics.ranking import best_relevant_rank, recall_from_ranks
 from unibind.quickstart.evaluate import embed_features
 from unibind.quickstart.features import TEXT_SPEC, FeatureTable
 

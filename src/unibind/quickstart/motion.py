@@ -20,8 +20,8 @@ from unibind.datasets.mocap_corpus import MocapCorpus
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import MotionTransformerEncoder
 from unibind.encoders.base import Encoder
-from unibind.evaluation.retrieval import best_relevant_rank
 from unibind.features import cached_features
+from unibind.metrics.ranking import best_relevant_rank
 from unibind.modalities import MotionBatch, MotionSpec
 from unibind.motion.canonical import NUM_FEATURES, from_features
 from unibind.motion.render import save_gif, save_keyframes

@@ -17,9 +17,10 @@ from unibind.datasets.emoji_speech import synthesize_names_espeak
 from unibind.datasets.sounds import GM_FAMILIES, SoundCorpus
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders.base import Encoder
-from unibind.evaluation import accuracy_and_macro_f1, label_prompts, zero_shot_predict
-from unibind.evaluation.retrieval import best_relevant_rank
+from unibind.evaluation import label_prompts, zero_shot_predict
 from unibind.features import cached_features
+from unibind.metrics.classification import accuracy_and_macro_f1
+from unibind.metrics.ranking import best_relevant_rank
 from unibind.modalities import AudioSpec
 from unibind.quickstart.evaluate import Ranks, embed_features
 from unibind.quickstart.features import AUDIO_SPEC, TEXT_SPEC, FeatureTable

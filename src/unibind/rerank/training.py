@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from unibind.evaluation.ir_metrics import Run, mean_metrics
+from unibind.metrics.ir import Run, mean_metrics
 from unibind.rerank.e2rank import DEFAULT_INSTRUCTION, INTERPOLATION_GRID, build_prompt
 
 #: First-stage lists a teacher ranking can start from.

@@ -24,7 +24,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 
 from unibind.alignment import AlignerOutput
 from unibind.embedder import UnifiedEmbedder, check_matryoshka_dims
-from unibind.evaluation import cross_modal_recall
+from unibind.metrics.ranking import cross_modal_recall
 from unibind.modalities import ModalitySpec, default_spec
 from unibind.objectives import InfoNCELoss, MatryoshkaLoss, all_reduce_sum, gather_objects
 from unibind.objectives.distributed import world_size

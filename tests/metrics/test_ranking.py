@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from unibind.evaluation import average_precision_at_k, cross_modal_recall, recall_at_k
+from unibind.metrics.ranking import average_precision_at_k, cross_modal_recall, recall_at_k
 
 
 def naive_recall(similarity, relevant, k):
@@ -92,7 +92,7 @@ def test_map_against_naive_reference_with_ties(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(3))
 def test_map_from_ranks_equals_average_precision_with_one_relevant(seed: int) -> None:
-    from unibind.evaluation.retrieval import best_relevant_rank, map_from_ranks
+    from unibind.metrics.ranking import best_relevant_rank, map_from_ranks
 
     g = torch.Generator().manual_seed(seed)
     similarity = torch.randint(0, 6, (20, 25), generator=g).float()

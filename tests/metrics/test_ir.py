@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from unibind.evaluation.ir_metrics import mean_metrics, per_query, ranked
+from unibind.metrics.ir import mean_metrics, per_query, ranked
 
 pytrec_eval = pytest.importorskip("pytrec_eval", reason="pytrec-eval-terrier is not installed")
 
