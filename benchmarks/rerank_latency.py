@@ -20,9 +20,10 @@ from pathlib import Path
 import torch
 from _common import report
 
+from unibind.datasets.beir import read_beir
 from unibind.encoders import HFTextEncoder
-from unibind.evaluation.beir import bm25_run, read_beir
 from unibind.rerank import E2RankReranker
+from unibind.retrieval.first_stage import bm25_run
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "fixtures" / "beir_scifact"

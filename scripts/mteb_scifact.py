@@ -38,11 +38,11 @@ def main() -> None:
     parser.add_argument("--split", default="test")
     args = parser.parse_args()
     from unibind.cache import cache_dir
+    from unibind.datasets.beir import judged_queries, read_beir
     from unibind.encoders import HFTextEncoder
-    from unibind.evaluation.beir import dense_first_stage, read_beir
-    from unibind.evaluation.beir_table import judged_queries
     from unibind.evaluation.mteb_encoder import run_mteb_retrieval
     from unibind.metrics.ir import mean_metrics, ranked
+    from unibind.retrieval.first_stage import dense_first_stage
 
     predictions = Path(tempfile.mkdtemp(prefix="unibind-mteb-"))
     scores = run_mteb_retrieval(minilm_as_unibind_model(), args.data, args.split, batch_size=64,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = metadata.version("unibind")
 
 __all__ = ["Modality", "UnifiedEmbedder", "__version__"]
 

@@ -8,12 +8,28 @@ them), its sizes (embedding, Matryoshka prefixes), what it was trained on and it
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from importlib import metadata
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from unibind.embedder import UnifiedEmbedder
+    from torch import nn
+
     from unibind.encoders.base import Encoder
+
+
+class CardSubject(Protocol):
+    """What a card reads from a model (a :class:`~unibind.embedder.UnifiedEmbedder`, which writes the card)."""
+
+    encoders: Mapping[str, Encoder]
+    aligner: nn.Module
+    embed_dim: int
+    head_hidden_dim: int | None
+    matryoshka_dims: tuple[int, ...] | None
+
+    @property
+    def modalities(self) -> list[str]: ...
 
 CARD_NAME = "README.md"
 
@@ -76,7 +92,7 @@ def tower_record(encoder: Encoder) -> dict[str, str]:
     return {"origin": origin, "licence": licence, "training": "frozen" if frozen else "trained"}
 
 
-def record_towers(model: UnifiedEmbedder, facts: CardFacts, loaded: set[str]) -> CardFacts:
+def record_towers(model: CardSubject, facts: CardFacts, loaded: set[str]) -> CardFacts:
     """``facts`` with a record of every tower: kept for towers ``loaded`` from a saved model that recorded them,
     taken from the tower itself otherwise."""
     towers = {
@@ -102,10 +118,8 @@ def weights_origin(encoder: Encoder) -> tuple[str, str]:
     return "random initialisation, trained with this model", "that of this model"
 
 
-def render_card(model: UnifiedEmbedder, facts: CardFacts) -> str:
+def render_card(model: CardSubject, facts: CardFacts) -> str:
     """The Markdown card of ``model``."""
-    from unibind import __version__
-
     aligner = type(model.aligner).__name__
     aligner_args = ", ".join(f"{k}={v}" for k, v in model.aligner.init_args.items() if k != "modalities")
     heads = f"MLP heads (hidden {model.head_hidden_dim})" if model.head_hidden_dim else "linear heads"
@@ -114,7 +128,7 @@ def render_card(model: UnifiedEmbedder, facts: CardFacts) -> str:
         "",
         f"Embeds {', '.join(model.modalities)} into one {model.embed_dim}-dimensional space: each modality's tower, "
         f"{heads} to {model.embed_dim}, then a shared {aligner} ({aligner_args or 'no options'}). "
-        f"Saved by unibind {__version__}.",
+        f"Saved by unibind {metadata.version('unibind')}.",
         "",
         "## Towers",
         "",

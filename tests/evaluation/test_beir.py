@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from unibind.datasets.beir import read_beir
 from unibind.datasets.text_files import ManifestError
 from unibind.encoders.base import Encoder
-from unibind.evaluation.beir import bm25_run, dense_first_stage, read_beir
 from unibind.modalities import Modality
+from unibind.retrieval.first_stage import bm25_run, dense_first_stage
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "beir_scifact"
 
@@ -272,8 +273,8 @@ def test_an_empty_query_the_split_judges_is_refused(tmp_path: Path) -> None:
 def test_hybrid_first_stages_are_fused_lists_scored_like_trec_eval() -> None:
     """The hybrid rows: RRF and z-score fusion checked by hand, their metrics against pytrec_eval."""
     pytrec_eval = pytest.importorskip("pytrec_eval")
-    from unibind.evaluation.beir import fused_run
     from unibind.metrics.ir import per_query
+    from unibind.retrieval.first_stage import fused_run
 
     data = read_beir(FIXTURE)
     queries = sorted(data.qrels)
@@ -356,10 +357,10 @@ def test_trained_model_scores_match_a_naive_scoring(
     from transformers import AutoModel, AutoTokenizer
 
     from unibind.encoders import HFTextEncoder
-    from unibind.evaluation.beir import rerank_run
     from unibind.evaluation.beir_table import beir_table, model_first_stages
     from unibind.metrics.ir import mean_metrics
     from unibind.rerank import E2RankReranker, build_prompt
+    from unibind.rerank.runs import rerank_run
     from unibind.rerank.training import ranked_ids, read_training_record
 
     folder, _ = trained_fixture_model
@@ -413,7 +414,8 @@ def test_trained_model_scores_match_a_naive_scoring(
 def test_interpolation_is_chosen_on_the_trained_models_held_out_queries(
     trained_fixture_model: tuple[Path, str], tiny_bert_dir: Path
 ) -> None:
-    from unibind.evaluation.beir_table import judged_queries, validation_queries
+    from unibind.datasets.beir import judged_queries
+    from unibind.evaluation.beir_table import validation_queries
     from unibind.rerank.training import read_training_record
 
     folder, _ = trained_fixture_model
@@ -428,7 +430,7 @@ def test_interpolation_curve_averages_over_the_queries_chosen_on(tiny_bert_dir: 
     """With a = 1 the plain query vector ranks; each chosen query's vector is its relevant documents' vector,
     so nDCG@10 is 1 on the chosen queries: the curve must not count the split's other queries as 0."""
     from unibind.encoders import HFTextEncoder
-    from unibind.evaluation.beir_table import choose_interpolation
+    from unibind.rerank.runs import choose_interpolation
 
     data = read_beir(FIXTURE)
     encoder = HFTextEncoder(str(tiny_bert_dir), max_length=256).lock()

@@ -4,7 +4,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-from unibind.evaluation.beir import read_beir
+from unibind.datasets.beir import read_beir
 
 REPO = Path(__file__).resolve().parents[2]
 

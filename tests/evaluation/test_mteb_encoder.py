@@ -11,14 +11,14 @@ import torch
 from PIL import Image
 
 from unibind.alignment import IdentityAligner, MoEAligner
+from unibind.datasets.beir import DOCUMENT_SPEC, QUERY_SPEC, judged_queries, read_beir
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import HFTextEncoder
-from unibind.evaluation.beir import DOCUMENT_SPEC, QUERY_SPEC, DenseFirstStage, read_beir
-from unibind.evaluation.beir_table import judged_queries
 from unibind.evaluation.embedding import mix
 from unibind.evaluation.mteb_encoder import MtebEncoder, local_beir_task, run_mteb_retrieval
 from unibind.metrics.ir import mean_metrics, ranked
 from unibind.retrieval import VectorIndex
+from unibind.retrieval.first_stage import DenseFirstStage
 
 mteb = pytest.importorskip("mteb")
 

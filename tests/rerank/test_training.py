@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from unibind.evaluation.beir import read_beir
+from unibind.datasets.beir import read_beir
 from unibind.rerank.training import (
     TRAINING_RECORD,
     E2RankTask,

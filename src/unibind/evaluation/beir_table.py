@@ -18,21 +18,14 @@ from pathlib import Path
 import torch
 
 from unibind.cache import cache_dir
+from unibind.datasets.beir import BeirData, judged_queries, read_beir
 from unibind.encoders import HFTextEncoder
-from unibind.evaluation.beir import (
-    BeirData,
-    DenseFirstStage,
-    bm25_run,
-    dense_first_stage,
-    fused_run,
-    read_beir,
-    rerank_run,
-)
 from unibind.metrics.ir import Run, mean_metrics
 from unibind.modalities.text import ControlChars
 from unibind.rerank import E2RankReranker
-from unibind.rerank.e2rank import INTERPOLATION_GRID
+from unibind.rerank.runs import choose_interpolation, rerank_run
 from unibind.rerank.training import read_training_record
+from unibind.retrieval.first_stage import DenseFirstStage, bm25_run, dense_first_stage, fused_run
 
 KEYS = ("ndcg@10", "recall@100", "mrr@10")
 
@@ -98,40 +91,9 @@ def beir_table(
         name: {"metrics": mean_metrics(run, data.qrels), "seconds_per_query": None}
         for name, run in first_stages.items()
     }
+    measured = Measured(data, first_stages, models, bm25_val, interpolation_split, progress)
     for model in models:
-        prompt_encoder = HFTextEncoder(model.source, pooling="mean", max_length=512).lock()
-        trained = bool(model.label)
-        reranked_stages = first_stages if trained else {"BM25": bm25, **model.stages}
-        label = "trained E2Rank" + model.label if trained else "E2Rank"
-        for stage, run in reranked_stages.items():
-            for n in num_input_docs:
-                reranker = E2RankReranker(prompt_encoder, num_input_docs=n, rerank_depth=100, cache_prompts=True)
-                reranked, seconds = rerank_run(reranker, data, run, model.doc_vectors, progress)
-                rows[f"{stage} + {label}, n={n}"] = {
-                    "metrics": mean_metrics(reranked, data.qrels),
-                    "seconds_per_query": seconds,
-                }
-                if model.validation is not None:
-                    data_val, stages_val, queries_val = model.validation
-                    stage_val = {"BM25": bm25_val, **stages_val}.get(stage)
-                    if stage_val is None:  # another model's first stage: its validation lists
-                        owner = next(m for m in models if stage in m.stages)
-                        stage_val = owner.validation[1][stage]
-                    a, curve = choose_interpolation(
-                        prompt_encoder, n, data_val, stage_val, model.doc_vectors, queries_val
-                    )
-                    name, extra = (
-                        f"{stage} + {label} (a={a}, chosen on {interpolation_split}), n={n}",
-                        {"validation_ndcg@10": curve},
-                    )
-                elif model.interpolation is not None:  # a collection without training queries: the model's own a
-                    a = model.interpolation
-                    name, extra = f"{stage} + {label} (a={a}, from its training), n={n}", {}
-                else:
-                    continue
-                reranker.interpolation = a
-                reranked, _ = rerank_run(reranker, data, run, model.doc_vectors, False, model.dense.queries)
-                rows[name] = {"metrics": mean_metrics(reranked, data.qrels), "seconds_per_query": seconds, **extra}
+        rows.update(reranked_rows(model, measured, num_input_docs))
     return {
         "data": str(Path(data_dir).resolve()),
         "split": split,
@@ -144,6 +106,70 @@ def beir_table(
         "validation_queries": len(val_ids) if val_ids is not None else None,
         "rows": rows,
     }
+
+
+@dataclass
+class Measured:
+    """What every reranked row is measured on: the evaluated split and its first stages, and the validation
+    split's BM25 list (``None`` without ``interpolation_split``)."""
+
+    data: BeirData
+    first_stages: dict[str, Run]
+    models: list[Model]
+    bm25_val: Run | None
+    interpolation_split: str | None
+    progress: bool
+
+
+def reranked_rows(model: Model, measured: Measured, num_input_docs: Sequence[int]) -> dict[str, dict]:
+    """``model``'s E2Rank rows: each first stage it reranks (a trained model: every one; the starting encoder:
+    BM25 and its own) per ``num_input_docs``, each followed by its interpolated twin when there is one."""
+    prompt_encoder = HFTextEncoder(model.source, pooling="mean", max_length=512).lock()
+    trained = bool(model.label)
+    stages = measured.first_stages if trained else {"BM25": measured.first_stages["BM25"], **model.stages}
+    label = "trained E2Rank" + model.label if trained else "E2Rank"
+    data, rows = measured.data, {}
+    for stage, run in stages.items():
+        for n in num_input_docs:
+            reranker = E2RankReranker(prompt_encoder, num_input_docs=n, rerank_depth=100, cache_prompts=True)
+            reranked, seconds = rerank_run(reranker, data, run, model.doc_vectors, measured.progress)
+            rows[f"{stage} + {label}, n={n}"] = {
+                "metrics": mean_metrics(reranked, data.qrels),
+                "seconds_per_query": seconds,
+            }
+            twin = interpolation_of(model, measured, stage, prompt_encoder, n)
+            if twin is None:
+                continue
+            a, source, extra = twin
+            reranker.interpolation = a
+            reranked, _ = rerank_run(reranker, data, run, model.doc_vectors, False, model.dense.queries)
+            rows[f"{stage} + {label} (a={a}, {source}), n={n}"] = {
+                "metrics": mean_metrics(reranked, data.qrels),
+                "seconds_per_query": seconds,
+                **extra,
+            }
+    return rows
+
+
+def interpolation_of(
+    model: Model, measured: Measured, stage: str, prompt_encoder: HFTextEncoder, num_input_docs: int
+) -> tuple[float, str, dict] | None:
+    """The interpolation ``a`` of ``model``'s rerank of ``stage``, where it comes from, and what to add to the row:
+    chosen on the validation queries (with their nDCG@10 curve), the model's own from its training (a collection
+    without training queries), or None (no interpolated twin)."""
+    if model.validation is not None:
+        data_val, stages_val, queries_val = model.validation
+        stage_val = {"BM25": measured.bm25_val, **stages_val}.get(stage)
+        if stage_val is None:  # another model's first stage: its validation lists
+            owner = next(m for m in measured.models if stage in m.stages)
+            stage_val = owner.validation[1][stage]
+        a, curve = choose_interpolation(
+            prompt_encoder, num_input_docs, data_val, stage_val, model.doc_vectors, queries_val
+        )
+        return a, f"chosen on {measured.interpolation_split}", {"validation_ndcg@10": curve}
+    if model.interpolation is not None:
+        return model.interpolation, "from its training", {}
+    return None
 
 
 def model_first_stages(
@@ -194,11 +220,6 @@ def validation_queries(
     return ids
 
 
-def judged_queries(data: BeirData) -> list[str]:
-    """The queries with at least one relevant document, sorted."""
-    return sorted(q for q, judged in data.qrels.items() if any(g > 0 for g in judged.values()))
-
-
 def hybrid_stages(bm25: Run, dense: Run, prefix: str = "", label: str = "") -> dict[str, Run]:
     """``dense`` and its fusions with ``bm25`` (``hybrid (RRF)``, ``hybrid (z-score)``), top 100 each, named
     ``{prefix}dense{label}`` and so on."""
@@ -207,27 +228,6 @@ def hybrid_stages(bm25: Run, dense: Run, prefix: str = "", label: str = "") -> d
         f"{prefix}hybrid (RRF){label}": fused_run([bm25, dense], "rrf"),
         f"{prefix}hybrid (z-score){label}": fused_run([bm25, dense], "zscore"),
     }
-
-
-def choose_interpolation(
-    prompt_encoder,
-    num_input_docs: int,
-    data: BeirData,
-    first_stage: Run,
-    doc_vectors: dict[str, torch.Tensor],
-    query_vectors: dict[str, torch.Tensor],
-) -> tuple[float, dict[str, float]]:
-    """The ``a`` of :data:`INTERPOLATION_GRID` with the best nDCG@10 (ties: the smaller ``a``) on the queries of
-    ``first_stage``, and nDCG@10 per ``a``; each prompt is embedded once for the whole grid."""
-    reranker = E2RankReranker(prompt_encoder, num_input_docs=num_input_docs, rerank_depth=100, cache_prompts=True)
-    qrels = {q: data.qrels[q] for q in first_stage if q in data.qrels}  # only the queries chosen on
-    curve = {}
-    for a in INTERPOLATION_GRID:
-        reranker.interpolation = a
-        reranked, _ = rerank_run(reranker, data, first_stage, doc_vectors, False, query_vectors)
-        curve[str(a)] = mean_metrics(reranked, qrels)["ndcg@10"]
-    best = max(INTERPOLATION_GRID, key=lambda a: (curve[str(a)], -a))
-    return best, curve
 
 
 def markdown(results: dict) -> str:

@@ -9,7 +9,7 @@ BEIR folder as an mteb retrieval task, offline.
   image is mixed as :func:`unibind.evaluation.embedding.mix` does (MMEB). Queries and documents are embedded
   alike: unibind models take no prompts, so the prompt type is not used.
 - :func:`local_beir_task` builds an ``AbsTaskRetrieval`` whose data are read from ``corpus.jsonl``,
-  ``queries.jsonl`` and ``qrels/<split>.tsv`` by :func:`unibind.evaluation.beir.read_beir` (its checks and text
+  ``queries.jsonl`` and ``qrels/<split>.tsv`` by :func:`unibind.datasets.beir.read_beir` (its checks and text
   normalisation), never from the hub. Its queries are those with a relevant document, as ``unibind eval beir``
   evaluates.
 - :func:`run_mteb_retrieval` runs ``mteb.evaluate`` on such a task (no result cache is written) and returns
@@ -188,7 +188,7 @@ def local_beir_task(
     control_chars: ControlChars = "strip",
 ) -> AbsTaskRetrieval:
     """An mteb retrieval task (text to text, main score ``ndcg_at_10``) over a BEIR folder, read offline by
-    :func:`~unibind.evaluation.beir.read_beir`; ``name`` defaults to ``LocalBEIR-<folder name>``.
+    :func:`~unibind.datasets.beir.read_beir`; ``name`` defaults to ``LocalBEIR-<folder name>``.
 
     The data are read when mteb loads the task, and again if mteb unloads and reloads it. Each call makes its
     own ``AbsTaskRetrieval`` subclass: mteb keeps a task's metadata on its class.
@@ -225,8 +225,7 @@ def local_beir_task(
 def _beir_split(root: Path, split: str, control_chars: ControlChars) -> dict[str, Any]:
     """mteb's ``RetrievalSplitData`` of one split: corpus (id, title, text), judged queries (id, text), qrels."""
     from datasets import Dataset
-    from unibind.evaluation.beir import read_beir
-    from unibind.evaluation.beir_table import judged_queries
+    from unibind.datasets.beir import judged_queries, read_beir
 
     data = read_beir(root, split, control_chars)
     query_ids = set(judged_queries(data))

@@ -30,6 +30,7 @@ both jobs).
 from __future__ import annotations
 
 import json
+import logging
 import random
 import shutil
 import tempfile
@@ -37,6 +38,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lightning as L
 import torch
@@ -45,6 +47,12 @@ from tqdm.auto import tqdm
 
 from unibind.metrics.ir import Run, mean_metrics
 from unibind.rerank.e2rank import DEFAULT_INSTRUCTION, INTERPOLATION_GRID, build_prompt
+from unibind.rerank.runs import choose_interpolation
+
+if TYPE_CHECKING:
+    from unibind.encoders.hf_text import HFTextEncoder
+
+log = logging.getLogger(__name__)
 
 #: First-stage lists a teacher ranking can start from.
 TEACHERS = ("bm25", "hybrid")
@@ -211,8 +219,6 @@ class E2RankTask(L.LightningModule):
         the current ``corpus``, pure and interpolated with the plain query (the best ``a`` of
         :data:`~unibind.rerank.e2rank.INTERPOLATION_GRID`); records the epoch and keeps the weights when the
         mean of the dense and pure E2Rank values is the best so far."""
-        from unibind.evaluation.beir_table import choose_interpolation
-
         record: dict[str, float] = {"epoch": epoch}
         if self.validation is not None:
             data, query_ids = self.validation
@@ -248,9 +254,7 @@ class E2RankTask(L.LightningModule):
         self.corpus = self.embed_corpus()
         record = self.validate(self.current_epoch + 1)
         if len(record) > 1:
-            print(
-                " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True
-            )
+            log.info(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.AdamW(
@@ -279,41 +283,25 @@ def train_e2rank(
     epoch and the validation query ids, which ``unibind eval beir`` uses to choose the interpolation)."""
     from torch.utils.data import DataLoader
 
-    from unibind.atomic import write_directory
-    from unibind.cache import cache_dir
     from unibind.encoders import HFTextEncoder
-    from unibind.evaluation.beir import bm25_run, dense_first_stage, fused_run, read_beir
-    from unibind.evaluation.beir_table import judged_queries
     from unibind.training.quiet import quiet_fit
 
     if teacher not in TEACHERS:
         raise ValueError(f"unknown teacher {teacher!r}; expected one of {', '.join(TEACHERS)}")
     L.seed_everything(seed, verbose=False)
     start = time.perf_counter()
-    data = read_beir(data_dir, split)
-    query_ids = judged_queries(data)
-    train_ids, validation_ids = split_queries(query_ids, validation_fraction, seed)
-    if not train_ids:
-        raise ValueError(f"{data_dir}: no {split} queries left to train on after holding out {validation_fraction}")
-    starting = HFTextEncoder(encoder, pooling="mean", max_length=256).lock()
-    dense = dense_first_stage(data, starting, query_ids, cache_dir() / "features", progress)
-    bm25, dense_list = bm25_run(data, query_ids), dense.run(query_ids)
-    hybrid = fused_run([bm25, dense_list], "rrf")
-    teacher_run = {"bm25": bm25, "hybrid": hybrid}[teacher]
-    examples = teacher_examples(data, teacher_run, [bm25, dense_list, hybrid], train_ids, depth, negatives_depth)
+    data, query_ids, train_ids, validation_ids = training_queries(data_dir, split, validation_fraction, seed)
+    dense, examples = first_stage_examples(
+        data, encoder, query_ids, train_ids, teacher, depth, negatives_depth, progress
+    )
     student = HFTextEncoder(encoder, pooling="mean", max_length=512)
     student.eval()  # dropout off: a short fine-tune of a pretrained encoder
     documents = {doc: data.document_text(doc) for doc in dense.doc_ids}
+    validation = (data, validation_ids) if validation_ids else None
     task = E2RankTask(
-        student,
-        documents,
-        dense.index.vectors,
-        num_input_docs=num_input_docs,
-        lr=lr,
-        validation=(data, validation_ids) if validation_ids else None,
-        seed=seed,
+        student, documents, dense.index.vectors, num_input_docs=num_input_docs, lr=lr, validation=validation, seed=seed,
         progress=progress,
-    )
+    )  # fmt: skip
     task.validate(0)  # the starting model, with the corpus embedded above
     loader = DataLoader(examples, batch_size=batch_size, shuffle=True, collate_fn=list)
     trainer = quiet_fit(
@@ -321,31 +309,60 @@ def train_e2rank(
     )
     _, chosen, state = task.best
     student.model.load_state_dict(state)
-    record = {
-        "data": str(Path(data_dir).resolve()),
-        "split": split,
-        "encoder": encoder,
-        "teacher": teacher,
-        "examples": len(examples),
-        "epochs": epochs,
-        "steps": trainer.global_step,
-        "batch_size": batch_size,
-        "lr": lr,
-        "num_input_docs": num_input_docs,
-        "seed": seed,
+    settings = {"encoder": encoder, "teacher": teacher, "examples": len(examples), "epochs": epochs}
+    settings |= {"steps": trainer.global_step, "batch_size": batch_size, "lr": lr, "num_input_docs": num_input_docs}
+    record = {"data": str(Path(data_dir).resolve()), "split": split, **settings, "seed": seed}
+    record |= {
         "chosen_epoch": chosen,
         "interpolation": next((r.get("interpolation") for r in task.history if r["epoch"] == chosen), None),
         "history": task.history,
         "validation_queries": validation_ids,
         "seconds": round(time.perf_counter() - start, 1),
     }
+    save_trained(student, record, out)
+    return {**record, "out": str(out)}
+
+
+def training_queries(data_dir, split: str, validation_fraction: float, seed: int):
+    """The BEIR ``split`` of ``data_dir``, its judged queries, and those split into training and validation."""
+    from unibind.datasets.beir import judged_queries, read_beir
+
+    data = read_beir(data_dir, split)
+    query_ids = judged_queries(data)
+    train_ids, validation_ids = split_queries(query_ids, validation_fraction, seed)
+    if not train_ids:
+        raise ValueError(f"{data_dir}: no {split} queries left to train on after holding out {validation_fraction}")
+    return data, query_ids, train_ids, validation_ids
+
+
+def first_stage_examples(
+    data, encoder: str, query_ids: list[str], train_ids: list[str], teacher: str, depth: int, negatives_depth: int,
+    progress: bool,
+):  # fmt: skip
+    """The starting ``encoder``'s dense first stage over ``data`` (its document embeddings start the task's corpus)
+    and the training examples of ``train_ids`` under the ``teacher``'s list (:func:`teacher_examples`)."""
+    from unibind.cache import cache_dir
+    from unibind.encoders import HFTextEncoder
+    from unibind.retrieval.first_stage import bm25_run, dense_first_stage, fused_run
+
+    starting = HFTextEncoder(encoder, pooling="mean", max_length=256).lock()
+    dense = dense_first_stage(data, starting, query_ids, cache_dir() / "features", progress)
+    bm25, dense_list = bm25_run(data, query_ids), dense.run(query_ids)
+    hybrid = fused_run([bm25, dense_list], "rrf")
+    teacher_run = {"bm25": bm25, "hybrid": hybrid}[teacher]
+    return dense, teacher_examples(data, teacher_run, [bm25, dense_list, hybrid], train_ids, depth, negatives_depth)
+
+
+def save_trained(student: HFTextEncoder, record: dict, out: str | Path) -> None:
+    """Write ``student``'s transformers folder with :data:`TRAINING_RECORD` at ``out``, atomically."""
+    from unibind.atomic import write_directory
+
     with tempfile.TemporaryDirectory() as scratch:  # learn the file names this model's save writes
         student.model.save_pretrained(scratch)
         student.tokenizer.save_pretrained(scratch)
         Path(scratch, TRAINING_RECORD).write_text(json.dumps(record, indent=2) + "\n")
         names = [p.name for p in Path(scratch).iterdir()]
         write_directory(out, lambda stage: [shutil.copy2(Path(scratch, n), stage / n) for n in names], names)
-    return {**record, "out": str(out)}
 
 
 def read_training_record(folder: str | Path) -> dict | None:
