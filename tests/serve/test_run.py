@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def test_serve_command_passes_limits_and_reranker(monkeypatch: pytest.MonkeyPatc
 
 
 def test_serve_loads_and_runs_uvicorn(
-    demo_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    demo_dirs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     import uvicorn
 
@@ -34,10 +35,11 @@ def test_serve_loads_and_runs_uvicorn(
 
     started = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.update(app=app, **options))
-    serve(*demo_dirs, port=8123)
+    with caplog.at_level(logging.INFO, logger="unibind.serve.run"):
+        serve(*demo_dirs, port=8123)
     assert started["port"] == 8123
     assert started["app"].title == "unibind"
-    out = capsys.readouterr().out
+    out = caplog.text
     assert "5 audio, 4 graph, 45 image, 3 motion, 45 text" in out
     assert "http://127.0.0.1:8123/" in out
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from unibind.serve.app import create_app
 from unibind.serve.engine import SearchEngine
 from unibind.serve.limits import Limits
+
+log = logging.getLogger(__name__)
 
 
 def serve(
@@ -24,6 +27,6 @@ def serve(
 
     engine = SearchEngine(model_dir, index_dir, reranker=reranker, runtime=runtime)
     counts = ", ".join(f"{count} {m}" for m, count in engine.index_counts.items())
-    print(f"index {index_dir}: {counts}; queries: {', '.join(engine.query_modalities)}")
-    print(f"reranking: {reranker or 'off'}; open http://{host}:{port}/ (API schema at /docs)")
+    log.info("index %s: %s; queries: %s", index_dir, counts, ", ".join(engine.query_modalities))
+    log.info("reranking: %s; open http://%s:%s/ (API schema at /docs)", reranker or "off", host, port)
     uvicorn.run(create_app(engine, limits), host=host, port=port, log_level="warning")

@@ -1,14 +1,15 @@
 """Request and response bodies of the ``unibind serve`` API (they make its OpenAPI schema).
 
-Request models carry the server's limits (``top_k`` range, query length), so they are built per app by
-:func:`request_models`; response models are fixed.
+The request models' ``top_k`` range and query length are the server's limits: :func:`request_models` makes
+each app its subclasses of :class:`EmbedRequest` and :class:`SearchRequest`; response models are fixed.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic.fields import FieldInfo
 
 from unibind.modalities import Modality
 from unibind.serve.limits import Limits
@@ -17,32 +18,45 @@ UploadModality = Literal["image", "audio", "motion"]
 MAX_ID_CHARS = 1000
 
 
-def request_models(limits: Limits) -> tuple[type[BaseModel], type[BaseModel]]:
-    """``(EmbedRequest, SearchRequest)`` with ``limits`` in their field constraints."""
+class EmbedRequest(BaseModel):
+    """Embed a text, or return the stored vector of an indexed item: give exactly one of the two."""
 
-    class EmbedRequest(BaseModel):
-        """Embed a text, or return the stored vector of an indexed item: give exactly one of the two."""
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["text"]}, {"required": ["item_id"]}]})
+    text: str | None = Field(None, min_length=1, description="a text query")
+    item_id: str | None = Field(None, min_length=1, max_length=MAX_ID_CHARS, description="an indexed item's id")
 
-        model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["text"]}, {"required": ["item_id"]}]})
-        text: str | None = Field(None, min_length=1, max_length=limits.max_query_chars, description="a text query")
-        item_id: str | None = Field(None, min_length=1, max_length=MAX_ID_CHARS, description="an indexed item's id")
+    @model_validator(mode="after")
+    def _one_query(self) -> EmbedRequest:
+        if (self.text is None) == (self.item_id is None):
+            raise ValueError("give exactly one of text and item_id")
+        return self
 
-        @model_validator(mode="after")
-        def _one_query(self) -> EmbedRequest:
-            if (self.text is None) == (self.item_id is None):
-                raise ValueError("give exactly one of text and item_id")
-            return self
 
-    class SearchRequest(EmbedRequest):
-        """Search the index with a text or with an indexed item ("more like this"; the item itself is left out)."""
+class SearchRequest(EmbedRequest):
+    """Search the index with a text or with an indexed item ("more like this"; the item itself is left out)."""
 
-        modalities: list[Modality] | None = Field(
-            None, min_length=1, max_length=len(Modality), description="only items of these modalities (default all)"
-        )
-        top_k: int = Field(10, ge=1, le=limits.max_top_k, description="how many results")
-        rerank: bool = Field(False, description="rerank text results with E2Rank (text query, modalities ['text'])")
+    modalities: list[Modality] | None = Field(
+        None, min_length=1, max_length=len(Modality), description="only items of these modalities (default all)"
+    )
+    top_k: int = Field(10, ge=1, description="how many results")
+    rerank: bool = Field(False, description="rerank text results with E2Rank (text query, modalities ['text'])")
 
-    return EmbedRequest, SearchRequest
+
+def request_models(limits: Limits) -> tuple[type[EmbedRequest], type[SearchRequest]]:
+    """``(EmbedRequest, SearchRequest)`` subclasses with ``limits`` in their field constraints."""
+    text = _bounded(EmbedRequest, "text", max_length=limits.max_query_chars)
+    top_k = _bounded(SearchRequest, "top_k", le=limits.max_top_k)
+    embed = create_model("EmbedRequest", __base__=EmbedRequest, __doc__=EmbedRequest.__doc__, text=text)
+    search = create_model(
+        "SearchRequest", __base__=SearchRequest, __doc__=SearchRequest.__doc__, text=text, top_k=top_k
+    )
+    return embed, search
+
+
+def _bounded(model: type[BaseModel], name: str, **bounds: Any) -> tuple[Any, FieldInfo]:
+    """The field ``name`` of ``model`` with the extra constraints ``bounds``, as a ``create_model`` definition."""
+    field = model.model_fields[name]
+    return Annotated[field.annotation, Field(**bounds)], field
 
 
 class FieldError(BaseModel):

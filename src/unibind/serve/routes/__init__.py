@@ -1,0 +1,1 @@
+"""The routes of ``unibind serve``, one router per module; ``create_app`` includes them all."""
