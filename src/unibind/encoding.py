@@ -13,6 +13,7 @@ dimensions it was trained for (``matryoshka_dims``), and only those (and the ful
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -135,55 +136,92 @@ def encode(
     returned (``on_skip(position, error message)`` is called for each); with ``"raise"`` the error names the
     item and only the embeddings are returned.
     """
-    if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-    if convert_to not in ("torch", "numpy"):
-        raise ValueError(f"convert_to must be 'torch' or 'numpy', got {convert_to!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    _check_options(on_error, convert_to, batch_size)
     items = list(inputs) if isinstance(inputs, list | tuple) else [inputs]
     names = list(names) if names is not None else [f"input {i}" for i in range(len(items))]
     cut = check_dim(dim, model.embed_dim, model.matryoshka_dims)
-    groups: dict[str, list[int]] = {}
-    skipped: list[int] = []
-
-    def skip(position: int, message: str) -> None:
-        skipped.append(position)
-        if on_skip is not None:
-            on_skip(position, message)
-
-    for position, item in enumerate(items):
-        try:
-            wanted = modality or infer_modality(item)
-        except InputError as error:
-            if on_error == "raise":
-                raise InputError(f"{names[position]}: {error}") from None
-            skip(position, f"{names[position]}: {error}")
-            continue
-        if wanted not in model.modalities:
-            raise KeyError(f"{names[position]}: the model has no {wanted} encoder; it has {model.modalities}")
-        groups.setdefault(wanted, []).append(position)
+    failures = _Failures(on_error, on_skip)
+    groups = _group_by_modality(model, items, names, modality, failures)
     progress = len(items) > batch_size if show_progress_bar is None else show_progress_bar
     rows: dict[int, torch.Tensor] = {}
     for group, positions in groups.items():
         spec = (specs or {}).get(group) or default_spec(group)
         starts = range(0, len(positions), batch_size)
         for start in tqdm(starts, desc=f"encoding {group}", disable=not progress):
-            loaded, samples = [], []
-            for position in positions[start : start + batch_size]:
-                try:
-                    samples.append(spec.load(items[position], item=names[position]))
-                except InputError as error:
-                    if on_error == "raise":
-                        raise
-                    skip(position, str(error))
-                    continue
-                loaded.append(position)
+            loaded, samples = _load_batch(spec, items, names, positions[start : start + batch_size], failures)
             if samples:
                 vectors = model.embed_batch(group, spec.collate(samples)).float()
                 rows.update(zip(loaded, truncate(vectors, cut, normalize), strict=True))
-    width = cut or model.embed_dim
-    order = sorted(rows)
-    embeddings = torch.stack([rows[p] for p in order]) if order else torch.empty(0, width)
+    embeddings = _in_input_order(rows, cut or model.embed_dim)
     result = embeddings.numpy() if convert_to == "numpy" else embeddings
-    return (result, sorted(skipped)) if on_error == "skip" else result
+    return (result, sorted(failures.skipped)) if on_error == "skip" else result
+
+
+def _check_options(on_error: str, convert_to: str, batch_size: int) -> None:
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    if convert_to not in ("torch", "numpy"):
+        raise ValueError(f"convert_to must be 'torch' or 'numpy', got {convert_to!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+
+
+@dataclass
+class _Failures:
+    """What :func:`encode` does with an input it cannot read (``on_error``), and the positions it ``skipped``."""
+
+    on_error: OnError
+    on_skip: Callable[[int, str], object] | None
+    skipped: list[int] = field(default_factory=list)
+
+    def skip(self, position: int, message: str) -> None:
+        """Leave the input at ``position`` out, telling ``on_skip`` why."""
+        self.skipped.append(position)
+        if self.on_skip is not None:
+            self.on_skip(position, message)
+
+
+def _group_by_modality(
+    model: Embeds, items: list[Any], names: list[str], modality: str | None, failures: _Failures
+) -> dict[str, list[int]]:
+    """Modality -> the positions of its items, in input order; ``modality`` (when given) for every item.
+
+    An item whose modality cannot be told raises ``InputError`` naming it, or is skipped; a modality the model
+    has no encoder for raises ``KeyError``.
+    """
+    groups: dict[str, list[int]] = {}
+    for position, item in enumerate(items):
+        try:
+            wanted = modality or infer_modality(item)
+        except InputError as error:
+            if failures.on_error == "raise":
+                raise InputError(f"{names[position]}: {error}") from None
+            failures.skip(position, f"{names[position]}: {error}")
+            continue
+        if wanted not in model.modalities:
+            raise KeyError(f"{names[position]}: the model has no {wanted} encoder; it has {model.modalities}")
+        groups.setdefault(wanted, []).append(position)
+    return groups
+
+
+def _load_batch(
+    spec: ModalitySpec, items: list[Any], names: list[str], positions: list[int], failures: _Failures
+) -> tuple[list[int], list[Any]]:
+    """``(positions loaded, samples)`` of the items at ``positions``; an item that fails raises or is skipped."""
+    loaded, samples = [], []
+    for position in positions:
+        try:
+            samples.append(spec.load(items[position], item=names[position]))
+        except InputError as error:
+            if failures.on_error == "raise":
+                raise
+            failures.skip(position, str(error))
+            continue
+        loaded.append(position)
+    return loaded, samples
+
+
+def _in_input_order(rows: dict[int, torch.Tensor], width: int) -> torch.Tensor:
+    """The rows ``position -> [D]`` stacked by position into ``[N, D]``; ``[0, width]`` when there are none."""
+    order = sorted(rows)
+    return torch.stack([rows[p] for p in order]) if order else torch.empty(0, width)

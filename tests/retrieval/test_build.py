@@ -67,7 +67,7 @@ def _manifest_with_a_corrupt_image(shapes_dir: Path, folder: Path) -> Path:
 
 
 def test_a_bad_file_is_named_or_skipped_and_counted(
-    tmp_path: Path, tiny_embedder: UnifiedEmbedder, shapes_dir: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, tiny_embedder: UnifiedEmbedder, shapes_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from unibind.modalities import InputError
 
@@ -80,7 +80,7 @@ def test_a_bad_file_is_named_or_skipped_and_counted(
     assert main([*argv, "--on-error", "skip"]) == 0
     index = VectorIndex.load(tmp_path / "idx")
     assert len(index) == 31  # 16 images and 16 captions, less the broken image
-    assert "skipped 1 manifest rows or inputs" in capsys.readouterr().out
+    assert "skipped 1 manifest rows or inputs" in caplog.text
 
 
 def test_hybrid_search_fuses_dense_and_bm25_over_card_texts(

@@ -109,5 +109,5 @@ def test_the_fsdp_config_wraps_encoders_and_heads(capsys: pytest.CaptureFixture[
     strategy = yaml.safe_load(capsys.readouterr().out)["trainer"]["strategy"]
     assert strategy["class_path"] == "lightning.pytorch.strategies.FSDPStrategy"
     wrapped = sorted(strategy["init_args"]["auto_wrap_policy"])  # a set of classes
-    assert wrapped == ["unibind.encoders.Encoder", "unibind.alignment.ProjectionHead"]
+    assert wrapped == ["unibind.alignment.ProjectionHead", "unibind.encoders.Encoder"]
     assert strategy["init_args"]["state_dict_type"] == "full"

@@ -9,17 +9,9 @@ from unibind.datasets.manifest import (
     read_manifest,
 )
 from unibind.datasets.shapes import write_shapes_dataset
+from unibind.datasets.shard_index import SHARD_INDEX, ShardInfo, ShardSet
 from unibind.datasets.shard_writer import write_shards
-from unibind.datasets.shards import (
-    SHARD_INDEX,
-    ShardInfo,
-    ShardRecord,
-    ShardSet,
-    decode_record,
-    is_shard_location,
-    iter_records,
-    open_shards,
-)
+from unibind.datasets.shards import ShardRecord, decode_record, is_shard_location, iter_records, open_shards
 from unibind.datasets.text_files import ManifestError
 
 __all__ = [

@@ -23,6 +23,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -268,32 +269,41 @@ def read_tmr_annotations(
     keep = set(read_split(split_file)) if split_file else None
     items = []
     for keyid, entry in data.items():
-        if keep is not None and keyid not in keep:
-            continue
-        try:
-            duration, annotations, source = float(entry["duration"]), entry["annotations"], entry["path"]
-        except (KeyError, TypeError, ValueError) as err:
-            raise ManifestError(
-                f"{path}, keyid {keyid}: expected 'path', 'duration' and 'annotations' ({err})"
-            ) from err
-        spans: dict[tuple[float, float], list[str]] = {}
-        for number, annotation in enumerate(annotations):
-            try:
-                span = (float(annotation["start"]), float(annotation["end"]))
-                text = str(annotation["text"]).strip()
-            except (KeyError, TypeError, ValueError) as err:
-                raise ManifestError(f"{path}, keyid {keyid}, annotation {number}: {err}") from err
-            if not text:
-                raise ManifestError(f"{path}, keyid {keyid}, annotation {number}: empty text")
-            spans.setdefault(span, []).append(text)
-        for (start, end), texts in spans.items():
-            whole = start == 0.0 and abs(end - duration) < 1e-6
-            item_id = keyid if whole else f"{keyid}#{start:g}-{end:g}"
-            end_frame = None if whole else round(end * fps)
-            items.append(MotionTextItem(item_id, keyid, texts, round(start * fps), end_frame, source))
+        if keep is None or keyid in keep:
+            items.extend(_tmr_items(path, keyid, entry, fps))
     skipped = SkipReport()
     for keyid in sorted((keep or set()) - set(data)):
         skipped.add(f"{split_file}: keyid {keyid} has no annotation in {path}")
     if keep is not None and not items:
         raise ManifestError(f"{path}: none of the keyids in {split_file} is annotated")
     return items, skipped
+
+
+def _tmr_items(path: Path, keyid: str, entry: Any, fps: float) -> list[MotionTextItem]:
+    """The items of one keyid of TMR's annotations: one per time span, with the captions of that span."""
+    try:
+        duration, annotations, source = float(entry["duration"]), entry["annotations"], entry["path"]
+    except (KeyError, TypeError, ValueError) as err:
+        raise ManifestError(f"{path}, keyid {keyid}: expected 'path', 'duration' and 'annotations' ({err})") from err
+    items = []
+    for (start, end), texts in _tmr_spans(path, keyid, annotations).items():
+        whole = start == 0.0 and abs(end - duration) < 1e-6
+        item_id = keyid if whole else f"{keyid}#{start:g}-{end:g}"
+        end_frame = None if whole else round(end * fps)
+        items.append(MotionTextItem(item_id, keyid, texts, round(start * fps), end_frame, source))
+    return items
+
+
+def _tmr_spans(path: Path, keyid: str, annotations: Any) -> dict[tuple[float, float], list[str]]:
+    """``(start, end)`` in seconds -> the captions of that span, in the order of ``annotations``."""
+    spans: dict[tuple[float, float], list[str]] = {}
+    for number, annotation in enumerate(annotations):
+        try:
+            span = (float(annotation["start"]), float(annotation["end"]))
+            text = str(annotation["text"]).strip()
+        except (KeyError, TypeError, ValueError) as err:
+            raise ManifestError(f"{path}, keyid {keyid}, annotation {number}: {err}") from err
+        if not text:
+            raise ManifestError(f"{path}, keyid {keyid}, annotation {number}: empty text")
+        spans.setdefault(span, []).append(text)
+    return spans

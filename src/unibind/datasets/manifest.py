@@ -157,34 +157,50 @@ def read_manifest(
     root = path.parent.resolve()
     items: dict[str, ManifestItem] = {}
     for row_number, row in _rows(path, bad):
-        for name in row:
-            if name not in MODALITY_NAMES and looks_like_modality(name):
-                skipped.note_field(name)
+        _note_modality_like_fields(row, skipped)
         try:
-            item = _parse_row(path, root, row_number, row, wanted)
-            first = items.get(item.id)
-            if first is None:
-                items[item.id] = item
-            elif duplicate_ids == "error":
-                raise ManifestError(f"{path}, row {row_number}: id {item.id!r} repeats row {first.row}")
-            else:
-                _merge(first, item, path)
-                skipped.merged_ids += 1
+            _add_item(items, _parse_row(path, root, row_number, row, wanted), path, duplicate_ids, skipped)
         except ManifestError as err:
             bad(err)
-    if skipped.count:
-        log.warning("%s: skipped %d rows (on_error=skip); first: %s", path, skipped.count, skipped.reasons[0])
-    if skipped.merged_ids:
-        log.warning(
-            "%s: %d rows repeat an earlier row's id and were merged into it (texts become extra captions)",
-            path,
-            skipped.merged_ids,
-        )
+    _warn_skipped_and_merged(path, skipped)
     skipped.warn_unknown_fields(path, "rows", sorted(MODALITY_NAMES))
     if not items:
         first = f"; first: {skipped.reasons[0]}" if skipped.count else ""
         raise ManifestError(f"{path}: no usable rows ({skipped.count} skipped{first})")
     return list(items.values()), skipped
+
+
+def _note_modality_like_fields(row: Mapping[str, Any], report: SkipReport) -> None:
+    """Count, in ``report``, the fields of ``row`` that look like a modality name but are not one."""
+    for name in row:
+        if name not in MODALITY_NAMES and looks_like_modality(name):
+            report.note_field(name)
+
+
+def _add_item(
+    items: dict[str, ManifestItem], item: ManifestItem, path: Path, duplicate_ids: DuplicateIds, report: SkipReport
+) -> None:
+    """Add ``item`` under its id, or merge it into the earlier item with that id (counted in ``report``)."""
+    first = items.get(item.id)
+    if first is None:
+        items[item.id] = item
+    elif duplicate_ids == "error":
+        raise ManifestError(f"{path}, row {item.row}: id {item.id!r} repeats row {first.row}")
+    else:
+        _merge(first, item, path)
+        report.merged_ids += 1
+
+
+def _warn_skipped_and_merged(path: Path, report: SkipReport) -> None:
+    """One warning for the rows skipped, one for the rows merged into an earlier row, when there are any."""
+    if report.count:
+        log.warning("%s: skipped %d rows (on_error=skip); first: %s", path, report.count, report.reasons[0])
+    if report.merged_ids:
+        log.warning(
+            "%s: %d rows repeat an earlier row's id and were merged into it (texts become extra captions)",
+            path,
+            report.merged_ids,
+        )
 
 
 def _rows(path: Path, on_bad: OnBad) -> Iterator[tuple[int, dict[str, Any]]]:

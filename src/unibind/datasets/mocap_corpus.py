@@ -17,6 +17,7 @@ Written as manifests, ``{split}.jsonl`` (``id``, ``motion``: ``windows/<id>.npy`
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ from unibind.cache import cache_dir
 from unibind.motion.bvh import read_bvh
 from unibind.motion.canonical import NUM_FEATURES, mirror, normalise, resample, select_joints, to_features
 from unibind.motion.deepmimic import deepmimic_positions, pybullet_data_dir, read_deepmimic, read_urdf_skeleton
+
+log = logging.getLogger(__name__)
 
 FPS = 20.0
 ASSIMP_BVH = Path("/usr/share/assimp/models/BVH")
@@ -186,7 +189,7 @@ def build_mocap_corpus(
     clips, missing = available_clips()
     clips = [clip for clip in clips if names is None or clip.name in names]
     for line in missing:
-        print(f"motion corpus: skipped {line}")
+        log.warning("motion corpus: skipped %s", line)
     if not clips:
         raise RuntimeError("no motion capture source is installed: " + "; ".join(missing))
     made_with = {"version": FORMAT_VERSION, "clips": [c.name for c in clips], "windows": windows_per_clip, "seed": seed}
@@ -210,8 +213,13 @@ def build_mocap_corpus(
                 row = {"id": window_id, "motion": f"windows/{window_id}.npy", "text": list(clip.captions)}
                 rows[name].append({**row, "group": clip.group, "clip": clip.name, "frames": len(window)})
         if progress:
-            print(f"motion corpus: {clip.name}: {len(positions)} frames -> {len(parts['train'])} train, "
-                  f"{len(parts['test'])} test windows")  # fmt: skip
+            log.info(
+                "motion corpus: %s: %d frames -> %d train, %d test windows",
+                clip.name,
+                len(positions),
+                len(parts["train"]),
+                len(parts["test"]),
+            )
     for name, split_rows in rows.items():
         (root / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in split_rows), encoding="utf-8")
     index.write_text(json.dumps({"made_with": made_with, "num_features": NUM_FEATURES, "fps": FPS}, indent=1))

@@ -8,7 +8,7 @@ import logging
 import os
 import tarfile
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +17,8 @@ from tqdm import tqdm
 from unibind.atomic import atomic_write_text, replace_atomically
 from unibind.checksums import sha256_file
 from unibind.datasets.manifest import ManifestItem, OnError, read_manifest
-from unibind.datasets.shards import (
-    FORMAT,
-    KEY_DIGITS,
-    SHARD_INDEX,
-    SHARDABLE,
-    SUFFIX,
-    VERSION,
-    ShardInfo,
-    ShardSet,
-    is_url,
-)
+from unibind.datasets.shard_index import FORMAT, SHARD_INDEX, SHARDABLE, VERSION, ShardInfo, ShardSet, is_url
+from unibind.datasets.shards import KEY_DIGITS, SUFFIX
 from unibind.datasets.text_files import ManifestError
 from unibind.modalities import Modality
 
@@ -66,32 +57,55 @@ def write_shards(
     """
     manifest = Path(manifest)
     wanted = _check_modalities(modalities)
+    _check_options(out, samples_per_shard, on_error)
+    out = Path(out)
+    items, report = read_manifest(manifest, wanted, on_error)
+    groups = sorted({item.group or item.id for item in items})  # as ManifestDataset numbers them
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / SHARD_INDEX).unlink(missing_ok=True)  # the folder is not usable while its shards are rewritten
+    bar = tqdm(items, desc=f"sharding {manifest.name}", unit="sample", disable=not progress)
+    shards, unreadable = _write_tars(manifest, out, bar, groups, samples_per_shard, on_error)
+    skipped = report.count + unreadable
+    if not shards:
+        raise ManifestError(f"{manifest}: no sample could be written ({skipped} rows skipped)")
+    shard_set = ShardSet(str(out), shards, [str(m) for m in wanted], groups, skipped)
+    _write_index(out, shard_set, manifest.name)
+    _warn_stale(out, shards)
+    return shard_set
+
+
+def _check_options(out: str | Path, samples_per_shard: int, on_error: str) -> None:
     if samples_per_shard < 1:
         raise ValueError(f"samples_per_shard must be at least 1, got {samples_per_shard}")
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be raise or skip, got {on_error!r}")
     if is_url(out):
         raise ValueError(f"write_shards writes to a local folder, got {out}; copy the folder to the object store")
-    out = Path(out)
-    items, report = read_manifest(manifest, wanted, on_error)
-    groups = sorted({item.group or item.id for item in items})  # as ManifestDataset numbers them
-    group_index = {name: i for i, name in enumerate(groups)}
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / SHARD_INDEX).unlink(missing_ok=True)  # the folder is not usable while its shards are rewritten
+
+def _write_tars(
+    manifest: Path,
+    out: Path,
+    items: Iterable[ManifestItem],
+    groups: list[str],
+    samples_per_shard: int,
+    on_error: OnError,
+) -> tuple[list[ShardInfo], int]:
+    """Pack ``items`` into ``shard-000000.tar``... in ``out``; returns the tars and the count of items skipped.
+
+    A tar is complete at ``samples_per_shard`` samples or at the end of ``items``; on an error, the tar being
+    written is removed.
+    """
+    group_index = {name: i for i, name in enumerate(groups)}
     shards: list[ShardInfo] = []
-    skipped = report.count
+    skipped = 0
     writer: _ShardWriter | None = None
-    bar = tqdm(items, desc=f"sharding {manifest.name}", unit="sample", disable=not progress)
     try:
-        for index, item in enumerate(bar):
-            try:
-                members = _sample_members(manifest, item, index, group_index[item.group or item.id])
-            except ManifestError as err:
-                if on_error == "raise":
-                    raise
+        for index, item in enumerate(items):
+            members = _sample_or_skip(manifest, item, index, group_index[item.group or item.id], on_error)
+            if members is None:
                 skipped += 1
-                log.warning("skipping: %s", err)
                 continue
             if writer is None:
                 writer = _ShardWriter(out, f"shard-{len(shards):06d}.tar")
@@ -105,12 +119,20 @@ def write_shards(
     finally:
         if writer is not None:
             writer.abandon()
-    if not shards:
-        raise ManifestError(f"{manifest}: no sample could be written ({skipped} rows skipped)")
-    shard_set = ShardSet(str(out), shards, [str(m) for m in wanted], groups, skipped)
-    _write_index(out, shard_set, manifest.name)
-    _warn_stale(out, shards)
-    return shard_set
+    return shards, skipped
+
+
+def _sample_or_skip(
+    manifest: Path, item: ManifestItem, index: int, group: int, on_error: OnError
+) -> list[tuple[str, bytes]] | None:
+    """:func:`_sample_members`, or None (logged) when a file cannot be read and ``on_error`` is ``skip``."""
+    try:
+        return _sample_members(manifest, item, index, group)
+    except ManifestError as err:
+        if on_error == "raise":
+            raise
+        log.warning("skipping: %s", err)
+        return None
 
 
 def _check_modalities(modalities: Sequence[str]) -> list[Modality]:

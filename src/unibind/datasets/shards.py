@@ -35,74 +35,28 @@ import hashlib
 import io
 import json
 import logging
-import os
 import random
 import re
 import tarfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
 import soundfile
 from PIL import Image
 
+from unibind.datasets.shard_index import SHARD_INDEX, ShardInfo, ShardSet, is_count, is_url, join_location, parse_index
 from unibind.datasets.text_files import ManifestError
 from unibind.modalities import InputError, Modality, ModalitySpec
 from unibind.motion.arrays import read_npy
 
 log = logging.getLogger(__name__)
 
-SHARD_INDEX = "shards.json"
-FORMAT = "unibind-webdataset"
-VERSION = 1
 KEY_DIGITS = 12
-SHARDABLE = (Modality.TEXT, Modality.IMAGE, Modality.AUDIO, Modality.MOTION)
-
-_SHARD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 SUFFIX = re.compile(r"\.[a-z0-9_+-]{1,16}")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-@dataclass
-class ShardInfo:
-    """One tar file of a shard folder: its file ``name``, ``count`` samples, ``sha256`` and size ``nbytes``."""
-
-    name: str
-    count: int
-    sha256: str
-    nbytes: int
-
-
-@dataclass
-class ShardSet:
-    """A shard folder, as described by its ``shards.json``.
-
-    Attributes:
-        location: the folder: a local path or an fsspec URL (``file://``, ``s3://``, ``gs://``, ``https://``,
-            ``memory://``).
-        shards: the tar files in order.
-        modalities: the modalities the shards were written with (a sample carries any subset of them).
-        groups: group names; a sample's ``"group"`` int indexes this list.
-        skipped: manifest rows left out when the shards were written (``on_error="skip"``).
-    """
-
-    location: str
-    shards: list[ShardInfo]
-    modalities: list[str]
-    groups: list[str]
-    skipped: int
-
-    @property
-    def total(self) -> int:
-        """Samples in all shards."""
-        return sum(shard.count for shard in self.shards)
-
-    def url(self, shard: int) -> str:
-        """The path or URL of ``shards[shard]``: ``location`` joined with its name."""
-        return _join(self.location, self.shards[shard].name)
 
 
 @dataclass
@@ -123,17 +77,6 @@ class ShardRecord:
     key: str
     meta: dict[str, Any]
     files: dict[str, tuple[str, bytes]]
-
-
-def is_url(location: str | Path) -> bool:
-    """A location with a scheme (``s3://``, ``file://``...), read through fsspec; anything else is a local path."""
-    return "://" in str(location)
-
-
-def _join(location: str | Path, name: str) -> str:
-    if is_url(location):
-        return str(location).rstrip("/") + "/" + name
-    return os.path.join(str(location), name)
 
 
 @contextmanager
@@ -165,7 +108,7 @@ def open_shards(location: str | Path) -> ShardSet:
         ValueError: ``shards.json`` is not valid; the message names the file and the field.
     """
     location = str(location)
-    index_path = _join(location, SHARD_INDEX)
+    index_path = join_location(location, SHARD_INDEX)
     missing = f"{location}: no {SHARD_INDEX} (not a shard folder, or writing its shards did not finish)"
     if not is_url(location) and not Path(index_path).is_file():
         raise FileNotFoundError(missing)
@@ -178,55 +121,7 @@ def open_shards(location: str | Path) -> ShardSet:
         index = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{index_path}: not valid JSON ({err})") from err
-    return _parse_index(index, index_path, location)
-
-
-def _parse_index(index: Any, where: str, location: str) -> ShardSet:
-    def bad(field: str, expected: str, value: Any = None) -> ValueError:
-        return ValueError(f"{where}: field '{field}' must be {expected}, got {value!r}")
-
-    if not isinstance(index, dict):
-        raise ValueError(f"{where}: expected a JSON object, got {type(index).__name__}")
-    for field in ("format", "version", "modalities", "groups", "skipped", "shards"):
-        if field not in index:
-            raise ValueError(f"{where}: missing field '{field}'")
-    if index["format"] != FORMAT:
-        raise bad("format", repr(FORMAT), index["format"])
-    if index["version"] != VERSION or isinstance(index["version"], bool):
-        raise bad("version", f"{VERSION} (this unibind reads version {VERSION})", index["version"])
-    modalities = index["modalities"]
-    shardable = [str(m) for m in SHARDABLE]
-    if not isinstance(modalities, list) or not modalities or not all(m in shardable for m in modalities):
-        raise bad("modalities", f"a non-empty list of {shardable}", modalities)
-    groups = index["groups"]
-    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
-        raise bad("groups", "a list of strings", groups)
-    if not _count(index["skipped"]):
-        raise bad("skipped", "a non-negative integer", index["skipped"])
-    if not isinstance(index["shards"], list) or not index["shards"]:
-        raise bad("shards", "a non-empty list", index["shards"])
-    shards = []
-    for number, entry in enumerate(index["shards"]):
-        field = f"shards[{number}]"
-        if not isinstance(entry, dict):
-            raise bad(field, "an object", entry)
-        for key in ("name", "count", "sha256", "nbytes"):
-            if key not in entry:
-                raise ValueError(f"{where}: missing field '{field}.{key}'")
-        name = entry["name"]
-        if not isinstance(name, str) or not _SHARD_NAME.fullmatch(name):
-            raise bad(f"{field}.name", "a plain file name (letters, digits, '.', '_', '-')", name)
-        for key in ("count", "nbytes"):
-            if not _count(entry[key]):
-                raise bad(f"{field}.{key}", "a non-negative integer", entry[key])
-        if not isinstance(entry["sha256"], str) or not _SHA256.fullmatch(entry["sha256"]):
-            raise bad(f"{field}.sha256", "64 lower-case hex digits", entry["sha256"])
-        shards.append(ShardInfo(name, entry["count"], entry["sha256"], entry["nbytes"]))
-    return ShardSet(location, shards, list(modalities), list(groups), index["skipped"])
-
-
-def _count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return parse_index(index, index_path, location)
 
 
 class _HashingReader:
@@ -265,53 +160,90 @@ def iter_records(shards: ShardSet, shard: int, start: int = 0, stop: int | None 
     source = shards.url(shard)
     if stop is not None and stop <= start:
         return
-    file_modalities = {m for m in shards.modalities if m != Modality.TEXT}
+    cursor = _TarCursor(source, {m for m in shards.modalities if m != Modality.TEXT})
     with _open_binary(source) as raw:
         reader = _HashingReader(raw)
-        position, key, last = -1, None, None
-        members: dict[str, tuple[str, bytes]] = {}
-        seen: set[str] = set()
         try:
             with tarfile.open(fileobj=reader, mode="r|*") as tar:
-                for member in tar:
-                    last = member.name
-                    if not member.isfile():
-                        raise ManifestError(f"{source}: member {member.name!r} is not a regular file")
-                    member_key, extension = _split_member(member.name, source, file_modalities)
-                    if member_key != key:
-                        if key is not None and position >= start:
-                            yield _record(source, position, key, members)
-                        if member_key in seen:
-                            raise ManifestError(f"{source}: sample {member_key} is split by another sample's members")
-                        seen.add(member_key)
-                        position, key, members = position + 1, member_key, {}
-                        if stop is not None and position >= stop:
-                            return
-                    if position < start:
-                        continue  # not read: tarfile passes over the member's data
-                    if extension in members:
-                        raise ManifestError(f"{source}: sample {key} has two members {member.name!r}")
-                    handle = tar.extractfile(member)
-                    assert handle is not None  # a regular file always has data
-                    members[extension] = (member.name, handle.read())
-                if key is not None and position >= start:
-                    yield _record(source, position, key, members)
+                stopped = yield from _read_samples(tar, cursor, start, stop)
         except (tarfile.TarError, EOFError, zlib.error) as err:
-            after = f" after member {last!r}" if last else ""
+            after = f" after member {cursor.last!r}" if cursor.last else ""
             raise ManifestError(f"{source}: truncated or corrupt tar{after}: {err}") from err
-        count = position + 1
-        if count != info.count:
-            raise ManifestError(
-                f"{source}: holds {count} samples but {SHARD_INDEX} says {info.count} (truncated, or rewritten?)"
-            )
-        reader.drain()
-        if reader.nbytes < info.nbytes:
-            raise ManifestError(f"{source}: truncated: {reader.nbytes} bytes, {SHARD_INDEX} says {info.nbytes}")
-        if reader.nbytes != info.nbytes or reader.digest.hexdigest() != info.sha256:
-            raise ManifestError(
-                f"{source}: {reader.nbytes} bytes with sha256 {reader.digest.hexdigest()}, but {SHARD_INDEX} says "
-                f"{info.nbytes} bytes with sha256 {info.sha256} (damaged, or changed after it was indexed)"
-            )
+        if not stopped:
+            _check_whole_shard(source, info, cursor.position + 1, reader)
+
+
+@dataclass
+class _TarCursor:
+    """Where a front-to-back read of the shard ``source`` stands.
+
+    ``position``, ``key`` and ``members`` (extension -> ``(member name, bytes)``) are the current sample's
+    (``-1``, None and empty before the first); ``seen`` holds every key met so far, ``last`` the last member name.
+    """
+
+    source: str
+    file_modalities: set[str]
+    position: int = -1
+    key: str | None = None
+    members: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    last: str | None = None
+
+    def finished(self, start: int) -> Iterator[ShardRecord]:
+        """The sample read so far, as a record, when there is one and it is at or after ``start``."""
+        if self.key is not None and self.position >= start:
+            yield _record(self.source, self.position, self.key, self.members)
+
+    def begin(self, key: str) -> None:
+        """Move on to the next sample, ``key``; a key met before means a sample split by another's members."""
+        if key in self.seen:
+            raise ManifestError(f"{self.source}: sample {key} is split by another sample's members")
+        self.seen.add(key)
+        self.position, self.key, self.members = self.position + 1, key, {}
+
+    def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo, extension: str) -> None:
+        """Read ``member``'s data into the current sample, under ``extension``."""
+        if extension in self.members:
+            raise ManifestError(f"{self.source}: sample {self.key} has two members {member.name!r}")
+        handle = tar.extractfile(member)
+        assert handle is not None  # a regular file always has data
+        self.members[extension] = (member.name, handle.read())
+
+
+def _read_samples(
+    tar: tarfile.TarFile, cursor: _TarCursor, start: int, stop: int | None
+) -> Generator[ShardRecord, None, bool]:
+    """Yield the records ``start <= position < stop`` of ``tar``; return True when ``stop`` ended the read early."""
+    for member in tar:
+        cursor.last = member.name
+        if not member.isfile():
+            raise ManifestError(f"{cursor.source}: member {member.name!r} is not a regular file")
+        member_key, extension = _split_member(member.name, cursor.source, cursor.file_modalities)
+        if member_key != cursor.key:
+            yield from cursor.finished(start)
+            cursor.begin(member_key)
+            if stop is not None and cursor.position >= stop:
+                return True
+        if cursor.position >= start:
+            cursor.add(tar, member, extension)  # else not read: tarfile passes over the member's data
+    yield from cursor.finished(start)
+    return False
+
+
+def _check_whole_shard(source: str, info: ShardInfo, count: int, reader: _HashingReader) -> None:
+    """After the last sample: the shard's ``count`` samples, size and sha256 against ``shards.json``'s ``info``."""
+    if count != info.count:
+        raise ManifestError(
+            f"{source}: holds {count} samples but {SHARD_INDEX} says {info.count} (truncated, or rewritten?)"
+        )
+    reader.drain()
+    if reader.nbytes < info.nbytes:
+        raise ManifestError(f"{source}: truncated: {reader.nbytes} bytes, {SHARD_INDEX} says {info.nbytes}")
+    if reader.nbytes != info.nbytes or reader.digest.hexdigest() != info.sha256:
+        raise ManifestError(
+            f"{source}: {reader.nbytes} bytes with sha256 {reader.digest.hexdigest()}, but {SHARD_INDEX} says "
+            f"{info.nbytes} bytes with sha256 {info.sha256} (damaged, or changed after it was indexed)"
+        )
 
 
 def _split_member(name: str, source: str, file_modalities: set[str]) -> tuple[str, str]:
@@ -352,9 +284,9 @@ def _record(source: str, position: int, key: str, members: dict[str, tuple[str, 
 def _meta_problem(meta: dict[str, Any]) -> str | None:
     if not isinstance(meta.get("id"), str) or not meta["id"]:
         return f"'id' must be a non-empty string, got {meta.get('id')!r}"
-    for field in ("index", "group"):
-        if not _count(meta.get(field)):
-            return f"'{field}' must be a non-negative integer, got {meta.get(field)!r}"
+    for name in ("index", "group"):
+        if not is_count(meta.get(name)):
+            return f"'{name}' must be a non-negative integer, got {meta.get(name)!r}"
     text = meta.get("text")
     if text is not None and (not isinstance(text, list) or not text or not all(isinstance(t, str) for t in text)):
         return f"'text' must be a non-empty list of strings, got {text!r}"

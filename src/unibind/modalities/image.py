@@ -70,37 +70,32 @@ class ImageSpec(ModalitySpec):
         return image.resize((size, size), Image.Resampling.BICUBIC, box=box)
 
     def _to_pil(self, raw: Any, item: str) -> Image.Image:
+        """An RGB image from a path, a PIL image, a ``[C, H, W]`` tensor or a uint8 ``[H, W]``/``[H, W, 3|4]`` array."""
         if isinstance(raw, (str, Path)):
-            path = Path(raw)
-            if not path.is_file():
-                raise InputError(f"{item}: image file not found: {path}")
-            try:
-                with Image.open(path) as opened:
-                    opened.load()
-                    return self._rgb(opened)
-            except Image.DecompressionBombError as err:
-                raise InputError(
-                    f"{item}: image {path} is larger than the pixel limit ({err}); expected at most "
-                    f"PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS} pixels"
-                ) from err
-            except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-                raise InputError(f"{item}: cannot decode image {path}: {err}") from err
+            return self._read_file(Path(raw), item)
         if isinstance(raw, Image.Image):
             return self._rgb(raw)
         if isinstance(raw, torch.Tensor):
-            if raw.ndim != 3 or raw.shape[0] not in (1, 3):
-                raise InputError(f"{item}: image tensor must be [C, H, W] with C in (1, 3), got {tuple(raw.shape)}")
-            raw = raw.expand(3, -1, -1).permute(1, 2, 0).numpy()
-            raw = (np.clip(raw, 0.0, 1.0) * 255).round().astype(np.uint8) if raw.dtype != np.uint8 else raw
+            raw = _tensor_to_array(raw, item)
         if isinstance(raw, np.ndarray):
-            if raw.ndim == 2:
-                raw = np.stack([raw] * 3, axis=-1)
-            if raw.ndim != 3 or raw.shape[-1] not in (3, 4) or raw.dtype != np.uint8:
-                raise InputError(f"{item}: image array must be uint8 [H, W, 3|4], got {raw.dtype} {raw.shape}")
-            if raw.shape[0] == 0 or raw.shape[1] == 0:
-                raise InputError(f"{item}: image array is empty: {raw.shape}")
-            return self._rgb(Image.fromarray(raw))
+            return self._rgb(Image.fromarray(_checked_array(raw, item)))
         raise InputError(f"{item}: cannot read an image from {type(raw).__name__}")
+
+    def _read_file(self, path: Path, item: str) -> Image.Image:
+        """Decode the image file ``path`` as RGB; a missing, undecodable or too large file is an ``InputError``."""
+        if not path.is_file():
+            raise InputError(f"{item}: image file not found: {path}")
+        try:
+            with Image.open(path) as opened:
+                opened.load()
+                return self._rgb(opened)
+        except Image.DecompressionBombError as err:
+            raise InputError(
+                f"{item}: image {path} is larger than the pixel limit ({err}); expected at most "
+                f"PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS} pixels"
+            ) from err
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+            raise InputError(f"{item}: cannot decode image {path}: {err}") from err
 
     def collate(self, samples: Sequence[torch.Tensor]) -> torch.Tensor:
         return torch.stack(list(samples))
@@ -110,3 +105,22 @@ class ImageSpec(ModalitySpec):
 
     def __repr__(self) -> str:
         return f"ImageSpec(image_size={self.image_size}, background={self.background})"
+
+
+def _tensor_to_array(tensor: torch.Tensor, item: str) -> np.ndarray:
+    """``[C, H, W]`` with C 1 or 3 -> uint8 ``[H, W, 3]``; uint8 values are kept, others clipped to [0, 1] x 255."""
+    if tensor.ndim != 3 or tensor.shape[0] not in (1, 3):
+        raise InputError(f"{item}: image tensor must be [C, H, W] with C in (1, 3), got {tuple(tensor.shape)}")
+    array = tensor.expand(3, -1, -1).permute(1, 2, 0).numpy()
+    return (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8) if array.dtype != np.uint8 else array
+
+
+def _checked_array(array: np.ndarray, item: str) -> np.ndarray:
+    """A non-empty uint8 ``[H, W, 3|4]`` array; a grey ``[H, W]`` one is repeated into three channels."""
+    if array.ndim == 2:
+        array = np.stack([array] * 3, axis=-1)
+    if array.ndim != 3 or array.shape[-1] not in (3, 4) or array.dtype != np.uint8:
+        raise InputError(f"{item}: image array must be uint8 [H, W, 3|4], got {array.dtype} {array.shape}")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise InputError(f"{item}: image array is empty: {array.shape}")
+    return array

@@ -46,6 +46,8 @@ from unibind.runtimes import load_model
 log = logging.getLogger(__name__)
 #: What a card index's save writes (and replaces as a whole).
 CARD_FILES = (ITEMS_NAME, INPUTS_NAME, MEDIA_DIR)
+#: One distinct model input: ``(modality, str(raw))``.
+_Key = tuple[str, str]
 
 
 @dataclass
@@ -144,7 +146,7 @@ def build_card_index(
     return index
 
 
-def _key(modality: str, raw: Any) -> tuple[str, str]:
+def _key(modality: str, raw: Any) -> _Key:
     return modality, str(raw)
 
 
@@ -156,31 +158,16 @@ def _embed_inputs(
     progress: bool,
     on_error: OnError,
     skipped: SkipReport,
-) -> tuple[dict[tuple[str, str], torch.Tensor], dict[tuple[str, str], np.ndarray | None]]:
-    """Vectors of every distinct input of ``entries`` and the joint positions of the motion inputs; inputs that
-    fail to load are absent (``on_error="skip"``, each counted in ``skipped``) or raise (``"raise"``)."""
-    pending: dict[str, dict[tuple[str, str], tuple[Any, str]]] = {}
-    for entry in entries:
-        for modality, raw in entry.inputs().items():
-            if modality not in specs:
-                raise KeyError(f"item {entry.id!r}: the model has no {modality} encoder; it has {model.modalities}")
-            pending.setdefault(modality, {}).setdefault(_key(modality, raw), (raw, entry.id))
+) -> tuple[dict[_Key, torch.Tensor], dict[_Key, np.ndarray | None]]:
+    """Vectors ``[D]`` of every distinct input of ``entries`` and the joint positions of the motion inputs; inputs
+    that fail to load are absent (``on_error="skip"``, each counted in ``skipped``) or raise (``"raise"``)."""
     vectors, drawings = {}, {}
-    for modality, inputs in pending.items():
+    for modality, inputs in _distinct_inputs(model, entries, specs).items():
         keys = list(inputs)
         for start in tqdm(range(0, len(keys), batch_size), desc=f"embedding {modality}", disable=not progress):
-            chunk, loaded = [], []
-            for key in keys[start : start + batch_size]:
-                raw, entry_id = inputs[key]
-                try:
-                    loaded.append(load_input(specs[modality], raw, f"item {entry_id!r} ({modality})"))
-                except InputError as err:
-                    if on_error == "raise":
-                        raise
-                    skipped.add(str(err))
-                    log.warning("skipping %s", err)
-                    continue
-                chunk.append(key)
+            chunk, loaded = _load_chunk(
+                modality, specs[modality], inputs, keys[start : start + batch_size], on_error, skipped
+            )
             if not chunk:
                 continue
             batch = specs[modality].collate([sample for sample, _ in loaded])
@@ -188,6 +175,44 @@ def _embed_inputs(
             for key, vector, (_, positions) in zip(chunk, embedded, loaded, strict=True):
                 vectors[key], drawings[key] = vector, positions
     return vectors, drawings
+
+
+def _distinct_inputs(
+    model: UnifiedEmbedder, entries: Sequence[IndexEntry], specs: Mapping[str, ModalitySpec]
+) -> dict[str, dict[_Key, tuple[Any, str]]]:
+    """Modality -> each distinct input's key -> ``(raw, id of the first entry using it)``, in entry order."""
+    pending: dict[str, dict[_Key, tuple[Any, str]]] = {}
+    for entry in entries:
+        for modality, raw in entry.inputs().items():
+            if modality not in specs:
+                raise KeyError(f"item {entry.id!r}: the model has no {modality} encoder; it has {model.modalities}")
+            pending.setdefault(modality, {}).setdefault(_key(modality, raw), (raw, entry.id))
+    return pending
+
+
+def _load_chunk(
+    modality: str,
+    spec: ModalitySpec,
+    inputs: Mapping[_Key, tuple[Any, str]],
+    keys: Sequence[_Key],
+    on_error: OnError,
+    skipped: SkipReport,
+) -> tuple[list[_Key], list[tuple[Any, np.ndarray | None]]]:
+    """``(keys loaded, (sample, positions) of each)`` of ``keys`` by :func:`load_input`; a failure raises or is
+    skipped (counted in ``skipped`` and logged)."""
+    chunk, loaded = [], []
+    for key in keys:
+        raw, entry_id = inputs[key]
+        try:
+            loaded.append(load_input(spec, raw, f"item {entry_id!r} ({modality})"))
+        except InputError as err:
+            if on_error == "raise":
+                raise
+            skipped.add(str(err))
+            log.warning("skipping %s", err)
+            continue
+        chunk.append(key)
+    return chunk, loaded
 
 
 @torch.no_grad()
@@ -228,7 +253,7 @@ def build_index(
         model, entries, out, specs, dtype, backend, batch_size, media, progress, on_error, skipped, backend_options, dim
     )
     if skipped.count:
-        print(f"skipped {skipped.count} manifest rows or inputs: {skipped.reasons[:3]}")
+        log.warning("skipped %d manifest rows or inputs: %s", skipped.count, skipped.reasons[:3])
     return index
 
 

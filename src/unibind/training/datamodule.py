@@ -10,7 +10,8 @@ import lightning as L
 
 from unibind.datasets import ManifestDataset
 from unibind.datasets.manifest import OnError
-from unibind.datasets.shards import ShardSet, is_shard_location, open_shards
+from unibind.datasets.shard_index import ShardSet
+from unibind.datasets.shards import is_shard_location, open_shards
 from unibind.modalities import ModalitySpec, default_spec
 from unibind.training.loader import EpochBatchSampler, ResumableLoader
 from unibind.training.streaming import ShardStream, StreamingLoader

@@ -27,7 +27,8 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from unibind.datasets.manifest import OnError, collate_items
-from unibind.datasets.shards import ShardRecord, ShardSet, decode_record, iter_records
+from unibind.datasets.shard_index import ShardSet
+from unibind.datasets.shards import ShardRecord, decode_record, iter_records
 from unibind.modalities import InputError, ModalitySpec
 from unibind.objectives.distributed import rank, world_size
 from unibind.training.loader import EpochPosition, StatefulLoader, sample_seed, seeded
