@@ -1,29 +1,85 @@
+import math
+
 import pytest
 import torch
 
 from unibind.alignment import DenseAligner, MoEAligner
 
 
-def naive_moe(aligner: MoEAligner, x: torch.Tensor, modality: str) -> torch.Tensor:
-    """Per-sample, per-expert reference of MoEAligner.forward (before normalisation)."""
-    h = aligner.norm(x)
-    _, gates, experts = aligner.route(h, modality)
-    experts_ = aligner.experts.experts
-    out = []
+def _layer_norm(x: torch.Tensor, norm: torch.nn.LayerNorm) -> torch.Tensor:
+    mean = x.mean(-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(-1, keepdim=True)  # biased variance, as LayerNorm
+    return (x - mean) / torch.sqrt(var + norm.eps) * norm.weight + norm.bias
+
+
+def _expert(ffn: torch.nn.Sequential, v: torch.Tensor) -> torch.Tensor:
+    """``W2 GELU(W1 v + b1) + b2`` with the exact (erf) GELU, from the expert's own weights."""
+    z = ffn[0].weight @ v + ffn[0].bias
+    return ffn[2].weight @ (0.5 * z * (1.0 + torch.erf(z / math.sqrt(2.0)))) + ffn[2].bias
+
+
+def _route_row(aligner: MoEAligner, logits: torch.Tensor) -> tuple[torch.Tensor, list[int], torch.Tensor]:
+    """Softmax over all experts, the ``k`` most probable ones (by a plain sort), their (renormalised) gates."""
+    probs = torch.exp(logits - logits.max()) / torch.exp(logits - logits.max()).sum()
+    chosen = sorted(range(len(probs)), key=lambda e: -float(probs[e]))[: aligner.top_k]
+    gates = probs[chosen]
+    return probs, chosen, gates / gates.sum() if aligner.renormalize_gates else gates
+
+
+def naive_moe(aligner: MoEAligner, x: torch.Tensor, modality: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-token reference of MoEAligner.forward from its weights: ``(embedding, expert_counts, router_probs_sum)``.
+
+    Shares nothing with the aligner's code: LayerNorm, router logits, softmax, top-k, gates, expert MLPs and the
+    output normalisation are written out here.
+    """
+    h = _layer_norm(x, aligner.norm)
+    router_input = h
+    if aligner.modality_embedding is not None:
+        router_input = h + aligner.modality_embedding.weight[aligner.modality_index[modality]]
+    logits = router_input @ aligner.router.weight.T  # the router has no bias
+    counts = torch.zeros(aligner.num_experts, dtype=torch.long)
+    probs_sum = torch.zeros(aligner.num_experts)
+    rows = []
     for i in range(x.shape[0]):
-        acc = torch.zeros_like(h[i])
-        for slot in range(aligner.top_k):
-            ffn = experts_[int(experts[i, slot])].net
-            hidden = torch.nn.functional.gelu(ffn[0].weight @ h[i] + ffn[0].bias)
-            acc = acc + gates[i, slot] * (ffn[2].weight @ hidden + ffn[2].bias)
-        out.append(x[i] + acc)
-    return torch.stack(out)
+        probs, chosen, gates = _route_row(aligner, logits[i])
+        probs_sum = probs_sum + probs
+        mixed = torch.zeros_like(h[i])
+        for e, gate in zip(chosen, gates, strict=True):
+            counts[e] += 1
+            mixed = mixed + gate * _expert(aligner.experts.experts[e].net, h[i])
+        y = x[i] + mixed if aligner.residual else mixed
+        rows.append(y / y.norm() if aligner.normalize else y)
+    return torch.stack(rows), counts, probs_sum
 
 
-def test_matches_naive_reference() -> None:
-    aligner = MoEAligner(16, num_experts=4, top_k=2, normalize=False)
+@pytest.mark.parametrize("dispatch", ["grouped", "masked"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"top_k": 2, "normalize": False},
+        {"top_k": 1, "renormalize_gates": False},
+        {"top_k": 3, "renormalize_gates": False, "residual": False, "modalities": ["image", "text"]},
+        {"top_k": 2, "modalities": ["text", "audio"], "balance_coef": 0.3},
+    ],
+)
+def test_matches_naive_reference(kwargs: dict, dispatch: str) -> None:
+    aligner = MoEAligner(16, num_experts=5, dispatch=dispatch, **kwargs)
+    if aligner.modality_embedding is not None:
+        with torch.no_grad():  # large enough to change which experts are picked
+            aligner.modality_embedding.weight.normal_(std=1.0)
     x = torch.randn(7, 16)
-    torch.testing.assert_close(aligner(x, "text").embedding, naive_moe(aligner, x, "text"), atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        out = aligner(x, "text")
+        embedding, counts, probs_sum = naive_moe(aligner, x, "text")
+    torch.testing.assert_close(out.embedding, embedding, atol=1e-5, rtol=1e-5)
+    assert torch.equal(out.expert_counts, counts)
+    torch.testing.assert_close(out.router_probs_sum, probs_sum, atol=1e-5, rtol=1e-5)
+    # Switch loss, eq. 4: alpha * E * sum_e f_e P_e, f_e over the B*k slots, P_e the mean probability over B rows
+    fraction, mean_probs = counts.float() / (7 * aligner.top_k), probs_sum / 7
+    expected_loss = aligner.balance_coef * aligner.num_experts * (fraction * mean_probs).sum()
+    with torch.no_grad():
+        loss = aligner.balance_loss(out.router_probs_sum, out.expert_counts)
+    torch.testing.assert_close(loss, expected_loss)
 
 
 def test_output_is_unit_norm_and_shape() -> None:

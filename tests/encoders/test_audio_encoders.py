@@ -1,7 +1,9 @@
 from pathlib import Path
 
 import pytest
+import timm
 import torch
+import torchaudio
 
 from unibind.alignment import DenseAligner
 from unibind.embedder import UnifiedEmbedder
@@ -42,6 +44,28 @@ def test_timm_audio_encoder(batch: AudioBatch, tmp_path: Path) -> None:
     model.save_pretrained(tmp_path)
     with torch.no_grad():
         assert torch.equal(UnifiedEmbedder.from_pretrained(tmp_path)({"audio": batch})["audio"], before)
+
+
+def test_timm_audio_features_equal_timm_forward(batch: AudioBatch) -> None:
+    """Per clip: the mean over its windows of timm's average-pooled ``forward_features`` of ``log(mel + 1e-6)``."""
+    encoder = TimmAudioEncoder("resnet10t", n_mels=32, spec_augment=True).eval()  # eval: no SpecAugment
+    classifier = timm.create_model("resnet10t", in_chans=1).eval()
+    loaded = classifier.load_state_dict(encoder.model.state_dict(), strict=False)
+    assert loaded.missing_keys == ["fc.weight", "fc.bias"]
+    assert not loaded.unexpected_keys
+    mel = torchaudio.transforms.MelSpectrogram(sample_rate=16000, n_fft=400, hop_length=160, n_mels=32)
+    log_mel = torch.log(mel(batch.waveforms) + 1e-6).unsqueeze(1)  # [windows, 1, 32, frames]
+    assert classifier.global_pool.pool_type == "avg"
+    with torch.no_grad():
+        features = encoder(batch)
+        windows = classifier.forward_features(log_mel).mean(dim=(2, 3))  # [windows, 512]
+        torch.testing.assert_close(
+            windows, classifier.forward_head(classifier.forward_features(log_mel), pre_logits=True)
+        )
+        torch.testing.assert_close(classifier.fc(windows), classifier(log_mel))
+    assert batch.clip_index.tolist() == [0, 0, 1]  # 1.5 s in two 1 s windows, 0.5 s in one
+    expected = torch.stack([windows[batch.clip_index == clip].mean(0) for clip in range(batch.num_clips)])
+    torch.testing.assert_close(features, expected)
 
 
 def _tiny_wav2vec2(path: Path) -> None:

@@ -3,6 +3,7 @@ from pathlib import Path
 import open_clip
 import pytest
 import torch
+import torch.nn.functional as F
 
 from unibind.encoders import TINY_CLIP_CFG, OpenClipImageEncoder, OpenClipTextEncoder
 
@@ -14,6 +15,31 @@ def test_tiny_towers_shapes_and_repr() -> None:
     assert text(["a cat", "a dog", "a red circle"]).shape == (3, 64)
     assert "modality=image, width=64, locked=False" in repr(image)
     assert not hasattr(text.tower, "visual")
+
+
+@pytest.mark.parametrize("side", [32, 48])
+def test_tiny_towers_equal_the_wrapped_open_clip_forward(side: int) -> None:
+    """Features are open_clip's own ``encode_image`` / ``encode_text`` of the wrapped model, on images resized
+    (bicubic) to the tower's 32 px and standardised with the OpenAI mean/std, and on open_clip's tokens."""
+    image = OpenClipImageEncoder(model_cfg=TINY_CLIP_CFG).eval()
+    text = OpenClipTextEncoder(model_cfg=TINY_CLIP_CFG).eval()
+    assert isinstance(image.tower, open_clip.transformer.VisionTransformer)
+    assert isinstance(text.tower, open_clip.CLIP)
+    clip = open_clip.CLIP(**TINY_CLIP_CFG).eval()  # a full model around the image tower's weights
+    clip.visual.load_state_dict(image.tower.state_dict())
+    images = torch.rand(3, 3, side, side)
+    resized = images if side == 32 else F.interpolate(images, size=(32, 32), mode="bicubic", align_corners=False)
+    mean = torch.tensor(open_clip.OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(open_clip.OPENAI_DATASET_STD).view(1, 3, 1, 1)
+    pixels = (resized - mean) / std
+    texts = ["a cat", "a photo of a big red circle on a blue square", ""]
+    tokens = open_clip.tokenize(texts, context_length=32)
+    with torch.no_grad():
+        features = image(images)
+        torch.testing.assert_close(features, clip.encode_image(pixels))
+        torch.testing.assert_close(features, image.tower(pixels))
+        torch.testing.assert_close(text(texts), text.tower.encode_text(tokens))
+    assert not torch.allclose(features[0], features[1])  # distinct inputs, distinct features
 
 
 def test_matches_open_clip_model(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 import timm
 import torch
+import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from unibind.encoders import TimmImageEncoder, load_timm_weights
@@ -12,6 +13,32 @@ from unibind.weights import load_state_dict
 def test_random_init_shapes() -> None:
     encoder = TimmImageEncoder("test_vit", image_size=32)
     assert encoder(torch.rand(3, 3, 40, 40)).shape == (3, encoder.width)
+
+
+@pytest.mark.parametrize("side", [32, 40])
+def test_features_equal_timm_pooled_forward(side: int) -> None:
+    """The encoder's features are timm's pre-logits: ``forward_features``, then the ViT's class-token pooling,
+    on the images resized (bicubic) to ``image_size`` and standardised with timm's data config."""
+    encoder = TimmImageEncoder("test_vit", image_size=32).eval()
+    classifier = timm.create_model("test_vit").eval()  # with its 1000-way head, the weights of the encoder
+    loaded = classifier.load_state_dict(encoder.model.state_dict(), strict=False)
+    assert loaded.missing_keys == ["head.weight", "head.bias"]
+    assert not loaded.unexpected_keys
+    data_cfg = timm.data.resolve_data_config({}, model=classifier)
+    mean = torch.tensor(data_cfg["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(data_cfg["std"]).view(1, 3, 1, 1)
+    images = torch.rand(3, 3, side, side)
+    resized = images if side == 32 else F.interpolate(images, size=(32, 32), mode="bicubic", align_corners=False)
+    pixels = (resized - mean) / std
+    assert classifier.global_pool == "token"
+    with torch.no_grad():
+        features = encoder(images)
+        tokens = classifier.forward_features(pixels)  # [B, 1 + patches, D], final norm applied
+        torch.testing.assert_close(features, tokens[:, 0])
+        torch.testing.assert_close(features, classifier.forward_head(tokens, pre_logits=True))
+        torch.testing.assert_close(classifier.head(features), classifier(pixels))  # what the classifier sees
+        classifier.reset_classifier(0)
+        torch.testing.assert_close(features, classifier(pixels))
 
 
 def test_local_safetensors_and_torch_files_give_same_model(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -153,29 +153,31 @@ def _edge_columns(edges: Path, header: list[str]) -> tuple[str, str, str | None]
     return pairs[0][0], pairs[0][1], types[0] if types else None
 
 
-def read_graph(
-    nodes: str | Path,
-    edges: str | Path,
-    self_loops: SelfLoops = "drop",
-    on_error: OnError = "raise",
-) -> MultimodalGraph:
-    """Read and check a graph; with ``on_error="skip"`` bad nodes and edges are dropped and counted."""
-    nodes, edges = Path(nodes), Path(edges)
-    if self_loops not in ("drop", "keep", "error"):
-        raise ValueError(f"self_loops must be drop, keep or error, got {self_loops!r}")
-    skipped = SkipReport()
-    handle = skipped.handler(on_error)
+@dataclass
+class _Nodes:
+    """The nodes read so far: ids in file order, each modality's attribute per node, labels."""
 
-    def bad(error: ManifestError) -> None:
-        handle(error if isinstance(error, GraphFormatError) else GraphFormatError(str(error)))
+    ids: list[str] = field(default_factory=list)
+    attributes: dict[str, list[Any]] = field(default_factory=lambda: {m: [] for m in ATTRIBUTES})
+    labels: list[str | None] = field(default_factory=list)
 
+
+@dataclass
+class _Edges:
+    """The edges kept so far: ``(source, target)`` node rows, their type numbers, the type names, the keys seen."""
+
+    pairs: list[tuple[int, int]] = field(default_factory=list)
+    types: list[int] = field(default_factory=list)
+    type_names: list[str] = field(default_factory=list)
+    seen: set[tuple[int, int, str]] = field(default_factory=set)
+
+
+def _read_nodes(nodes: Path, bad: Callable[[ManifestError], None], skipped: SkipReport) -> _Nodes:
+    """Every good row of the nodes file (a bad one goes to ``bad``: raised, or counted and dropped)."""
     if not nodes.is_file():
         raise FileNotFoundError(f"nodes file not found: {nodes}")
     root = nodes.parent.resolve()
-    ids: list[str] = []
-    first_line: dict[str, int] = {}
-    attributes: dict[str, list[Any]] = {m: [] for m in ATTRIBUTES}
-    labels: list[str | None] = []
+    read, first_line = _Nodes(), {}
     for number, row in read_jsonl(nodes, unit="line", on_bad=bad, error=GraphFormatError):
         for name in row:
             if name not in ATTRIBUTES and looks_like_modality(name):
@@ -190,50 +192,91 @@ def read_graph(
             bad(error)
             continue
         first_line[node_id] = number
-        ids.append(node_id)
+        read.ids.append(node_id)
         for modality in ATTRIBUTES:
-            attributes[modality].append(values[modality])
-        labels.append(label)
+            read.attributes[modality].append(values[modality])
+        read.labels.append(label)
     skipped.warn_unknown_fields(nodes, "nodes", ATTRIBUTES)
-    if not ids:
+    if not read.ids:
         raise GraphFormatError(f"{nodes}: the graph has no nodes")
-    index = {node_id: i for i, node_id in enumerate(ids)}
-    pairs, types, type_names, seen = [], [], [], set()
+    return read
+
+
+def _keeps_edge(
+    where: str, ends: dict[str, str], index: dict[str, int], self_loops: SelfLoops, skipped: SkipReport
+) -> bool:
+    """Whether an edge row with ``ends`` (column -> node id) is kept: ``GraphFormatError`` for an empty or unknown
+    end or a refused self-loop; False for a dropped self-loop (counted in ``skipped``)."""
+    for name, value in ends.items():
+        if not value:
+            raise GraphFormatError(f"{where}, field {name!r}: empty")
+        if value not in index:
+            raise GraphFormatError(f"{where}, field {name!r}: no node {value!r}")
+    source, target = ends.values()
+    if source == target and self_loops != "keep":
+        if self_loops == "error":
+            raise GraphFormatError(f"{where}: self-loop on {source!r}")
+        skipped.add(f"{where}: self-loop on {source!r} dropped")
+        return False
+    return True
+
+
+def _read_edges(
+    edges: Path,
+    index: dict[str, int],
+    self_loops: SelfLoops,
+    bad: Callable[[ManifestError], None],
+    skipped: SkipReport,
+) -> _Edges:
+    """Every good, distinct edge of the edges file between nodes of ``index`` (node id -> row)."""
     if not edges.is_file():
         raise FileNotFoundError(f"edges file not found: {edges}")
     header, records = read_table(edges, "\t", unit="line", on_bad=bad, error=GraphFormatError)
     source_column, target_column, type_column = _edge_columns(edges, header)
+    read = _Edges()
     for number, row in records:
         source, target = (row.get(source_column) or "").strip(), (row.get(target_column) or "").strip()
         try:
-            for name, value in ((source_column, source), (target_column, target)):
-                if not value:
-                    raise GraphFormatError(f"{edges}, line {number}, field {name!r}: empty")
-                if value not in index:
-                    raise GraphFormatError(f"{edges}, line {number}, field {name!r}: no node {value!r}")
-            if source == target and self_loops != "keep":
-                if self_loops == "error":
-                    raise GraphFormatError(f"{edges}, line {number}: self-loop on {source!r}")
-                skipped.add(f"{edges}, line {number}: self-loop on {source!r} dropped")
+            if not _keeps_edge(f"{edges}, line {number}", {source_column: source, target_column: target}, index,
+                               self_loops, skipped):  # fmt: skip
                 continue
         except GraphFormatError as error:
             bad(error)
             continue
-        kind = (row.get(type_column) or "").strip() if type_column else ""
-        kind = kind or "edge"
+        kind = ((row.get(type_column) or "").strip() if type_column else "") or "edge"
         key = (index[source], index[target], kind)
-        if key in seen:
+        if key in read.seen:
             skipped.add(f"{edges}, line {number}: repeated edge {source} -> {target} ({kind}) kept once")
             continue
-        seen.add(key)
-        if kind not in type_names:
-            type_names.append(kind)
-        pairs.append(key[:2])
-        types.append(type_names.index(kind))
-    edge_index = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2).T.contiguous()
-    return MultimodalGraph(
-        ids, attributes, labels, edge_index, torch.tensor(types, dtype=torch.long), type_names, skipped
-    )
+        read.seen.add(key)
+        if kind not in read.type_names:
+            read.type_names.append(kind)
+        read.pairs.append(key[:2])
+        read.types.append(read.type_names.index(kind))
+    return read
+
+
+def read_graph(
+    nodes: str | Path,
+    edges: str | Path,
+    self_loops: SelfLoops = "drop",
+    on_error: OnError = "raise",
+) -> MultimodalGraph:
+    """Read and check a graph; with ``on_error="skip"`` bad nodes and edges are dropped and counted."""
+    if self_loops not in ("drop", "keep", "error"):
+        raise ValueError(f"self_loops must be drop, keep or error, got {self_loops!r}")
+    skipped = SkipReport()
+    handle = skipped.handler(on_error)
+
+    def bad(error: ManifestError) -> None:
+        handle(error if isinstance(error, GraphFormatError) else GraphFormatError(str(error)))
+
+    read = _read_nodes(Path(nodes), bad, skipped)
+    index = {node_id: i for i, node_id in enumerate(read.ids)}
+    kept = _read_edges(Path(edges), index, self_loops, bad, skipped)
+    edge_index = torch.tensor(kept.pairs, dtype=torch.long).reshape(-1, 2).T.contiguous()
+    types = torch.tensor(kept.types, dtype=torch.long)
+    return MultimodalGraph(read.ids, read.attributes, read.labels, edge_index, types, kept.type_names, skipped)
 
 
 def write_graph(
