@@ -4,9 +4,10 @@ from unibind.training.callbacks import SaveEmbedder
 from unibind.training.checkpoint import ResumableCheckpoint
 from unibind.training.datamodule import ManifestDataModule
 from unibind.training.loader import EpochBatchSampler, ResumableLoader
-from unibind.training.module import UnibindModule, modality_pairs, paired_rows
+from unibind.training.module import UnibindModule
 from unibind.training.motion_data import HumanML3DDataModule, MotionTextDataset
 from unibind.training.optim import WarmupCosine, split_weight_decay
+from unibind.training.pairs import modality_pairs, paired_rows
 from unibind.training.prediction import EmbeddingWriter
 
 __all__ = [

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import lightning as L
+
+log = logging.getLogger(__name__)
 
 
 class SaveEmbedder(L.Callback):
@@ -16,4 +19,4 @@ class SaveEmbedder(L.Callback):
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:
             pl_module.embedder.save_pretrained(self.dirpath)
-            print(f"saved the embedder to {self.dirpath}")
+            log.info("saved the embedder to %s", self.dirpath)

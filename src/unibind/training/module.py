@@ -10,10 +10,8 @@ every trainable parameter receives a gradient on every rank (zero where unused: 
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import lightning as L
@@ -30,49 +28,7 @@ from unibind.objectives import InfoNCELoss, MatryoshkaLoss, all_reduce_sum, gath
 from unibind.objectives.distributed import world_size
 from unibind.training.grad_cache import grad_cache_step
 from unibind.training.optim import WarmupCosine, split_weight_decay
-
-
-def modality_pairs(
-    modalities: Sequence[str], mode: Literal["all", "anchor"], anchor: str | None
-) -> list[tuple[str, str]]:
-    """Pairs to contrast: all unordered pairs, or ``(anchor, m)`` for every other ``m`` (ImageBind / LanguageBind)."""
-    if mode == "all":
-        return list(itertools.combinations(modalities, 2))
-    if anchor not in modalities:
-        raise ValueError(f"pairs='anchor' needs anchor among {list(modalities)}, got {anchor!r}")
-    return [(anchor, m) for m in modalities if m != anchor]
-
-
-def paired_rows(
-    present: dict[str, torch.Tensor], a: str, b: str, batch_size: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Rows of ``a``'s and ``b``'s embeddings for the items that carry both, and those items' batch positions.
-
-    ``present[m]`` is a list of batch positions (as :func:`~unibind.datasets.collate_items` makes it: a list
-    stays on the host when Lightning moves the batch to an accelerator, so no step reads it back) or a
-    tensor; a modality missing from it has no rows.
-    """
-    row_in = {}
-    for modality in (a, b):
-        lookup = torch.full((batch_size,), -1, dtype=torch.long)
-        if modality in present:
-            positions = torch.as_tensor(present[modality], dtype=torch.long).cpu()
-            lookup[positions] = torch.arange(len(positions))
-        row_in[modality] = lookup
-    both = torch.nonzero((row_in[a] >= 0) & (row_in[b] >= 0)).squeeze(1)
-    return row_in[a][both], row_in[b][both], both
-
-
-@contextmanager
-def eval_mode(module: torch.nn.Module) -> Iterator[None]:
-    """``module`` and its children in eval mode for the block, each restored to its own mode after."""
-    modes = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        yield
-    finally:
-        for m, training in modes:
-            m.training = training
+from unibind.training.pairs import eval_mode, first_of_each, modality_pairs, paired_rows, pairs_contrasted
 
 
 class UnibindModule(L.LightningModule):
@@ -380,7 +336,7 @@ class UnibindModule(L.LightningModule):
         for modality in {m for shard in shards for m in shard}:
             parts = [shard[modality] for shard in shards if modality in shard]
             embeddings, groups, index = (torch.cat([p[i] for p in parts]) for i in range(3))
-            gathered[modality] = _first_of_each(embeddings, groups, index)
+            gathered[modality] = first_of_each(embeddings, groups, index)
         self._eval_outputs.clear()
         metrics = {}
         for a, b in self.pairs:
@@ -425,22 +381,3 @@ class UnibindModule(L.LightningModule):
         counters = checkpoint.get("unibind_counters", {})
         self.skipped_items = int(counters.get("skipped_items", 0))
         self.skipped_batches = int(counters.get("skipped_batches", 0))
-
-
-def pairs_contrasted(losses: Mapping[str, torch.Tensor]) -> int:
-    """How many of ``losses`` are pair losses, that is, not the MoE balance loss."""
-    return sum(1 for key in losses if key != "moe_balance_loss")
-
-
-def _first_of_each(
-    embeddings: torch.Tensor, groups: torch.Tensor, index: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rows whose dataset ``index`` was not seen before (rows with index -1 are all kept)."""
-    seen: set[int] = set()
-    keep = []
-    for row, i in enumerate(index.tolist()):
-        if i < 0 or i not in seen:
-            keep.append(row)
-            seen.add(i)
-    rows = torch.tensor(keep, dtype=torch.long)
-    return embeddings[rows], groups[rows]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import lightning as L
@@ -34,21 +36,34 @@ def quiet_fit(
     the default.
     """
     validation = "val_dataloaders" in fit
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # the banner would repeat for every fit
-    trainer = L.Trainer(
-        accelerator=os.environ.get("UNIBIND_ACCELERATOR", accelerator),
-        devices=1,
-        max_epochs=max_epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=progress,
-        log_every_n_steps=1,
-        check_val_every_n_epoch=max(1, max_epochs // 4) if validation else 1,
-        num_sanity_val_steps=0,
-    )
-    with warnings.catch_warnings():
-        for message in IGNORED + tuple(ignore):
-            warnings.filterwarnings("ignore", message=message)
-        trainer.fit(module, **fit)
+    with lightning_notices_off():  # the banner would repeat for every fit
+        trainer = L.Trainer(
+            accelerator=os.environ.get("UNIBIND_ACCELERATOR", accelerator),
+            devices=1,
+            max_epochs=max_epochs,
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            enable_progress_bar=progress,
+            log_every_n_steps=1,
+            check_val_every_n_epoch=max(1, max_epochs // 4) if validation else 1,
+            num_sanity_val_steps=0,
+        )
+        with warnings.catch_warnings():
+            for message in IGNORED + tuple(ignore):
+                warnings.filterwarnings("ignore", message=message)
+            trainer.fit(module, **fit)
     return trainer
+
+
+@contextmanager
+def lightning_notices_off() -> Iterator[None]:
+    """Lightning's info lines (accelerator banner, model summary notices) off for the block, since they would
+    repeat for every in-process fit; the logger's own level is restored after."""
+    logger = logging.getLogger("lightning.pytorch")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
