@@ -155,3 +155,10 @@ def test_filtering_near_duplicate_captions_matches_tmr() -> None:
         assert next(iter(changed.values())) < next(iter(plain.values()))  # two negatives fewer: a smaller loss
     with pytest.raises(ValueError, match=r"0\.\.1 scale"):
         InfoNCELoss(filter_threshold=1.5)
+
+
+def test_the_objective_base_class_is_abstract() -> None:
+    from unibind.objectives.contrastive import ContrastiveObjective
+
+    with pytest.raises(TypeError, match="abstract method 'compute'"):
+        ContrastiveObjective()

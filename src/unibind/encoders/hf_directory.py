@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,9 @@ class HFDirectoryEncoder(Encoder):
     model: Any
 
     @property
+    @abstractmethod
     def preprocessor(self) -> Any:
         """The tokenizer or feature extractor saved beside the config."""
-        raise NotImplementedError
 
     def rebuild_args(self, assets_dir: Path) -> dict[str, Any]:
         assets_dir.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ model of any size (``TINY_CLIP_CFG`` is the test-sized one).
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,8 +64,9 @@ class _OpenClipTower(Encoder):
         super().__init__()
         self.take_tower(build_clip(model_name, pretrained, model_cfg), model_name)
 
+    @abstractmethod
     def take_tower(self, clip: nn.Module, model_name: str | None) -> None:
-        raise NotImplementedError
+        """Keep this tower's modules (and its width) from the full open_clip model ``clip``."""
 
     def rebuild_args(self, assets_dir: Path) -> dict[str, Any]:
         return {**self.init_args, "pretrained": None}

@@ -63,15 +63,6 @@ def pybullet_data_dir() -> Path:
     return Path(pybullet_data.getDataPath())
 
 
-def deepmimic_clip_paths(data_dir: Path | None = None) -> list[Path]:
-    """The humanoid clips ``humanoid3d_*.txt`` in pybullet's ``data/motions`` (sorted)."""
-    folder = (data_dir or pybullet_data_dir()) / "data" / "motions"
-    paths = sorted(folder.glob("humanoid3d_*.txt"))
-    if not paths:
-        raise InputError(f"no humanoid3d_*.txt clips in {folder}")
-    return paths
-
-
 def read_urdf_skeleton(path: str | Path, scale: float = URDF_SCALE) -> Skeleton:
     """Joint tree of a URDF: index 0 is the root link, every other joint sits at its child link's origin.
 

@@ -15,6 +15,7 @@ of pairs, see :mod:`unibind.objectives.distributed`), so negatives span the glob
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import torch
 from torch import nn
@@ -24,7 +25,7 @@ from unibind.config import RecordsInitArgs
 from unibind.objectives.distributed import gather_rows, gather_sizes
 
 
-class ContrastiveObjective(RecordsInitArgs, nn.Module):
+class ContrastiveObjective(RecordsInitArgs, nn.Module, ABC):
     """Base class: holds the learnable temperature ``t`` with logits ``exp(t) * a @ b.T``.
 
     Args:
@@ -86,6 +87,7 @@ class ContrastiveObjective(RecordsInitArgs, nn.Module):
             excluded &= ~same_group(groups, a.shape[0], a.device)
         return self.compute(a, b, groups, hard_negatives, excluded)
 
+    @abstractmethod
     def compute(
         self,
         a: torch.Tensor,
@@ -95,7 +97,6 @@ class ContrastiveObjective(RecordsInitArgs, nn.Module):
         excluded: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """The loss; ``excluded: [N, N]`` marks pairs that are neither positives nor negatives."""
-        raise NotImplementedError
 
 
 def _gather_pairs(
