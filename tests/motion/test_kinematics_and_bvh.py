@@ -101,6 +101,8 @@ def test_bvh_known_pose(tmp_path: Path) -> None:
         ),
         (lambda t: t.split("MOTION")[0], "no MOTION section"),
         (lambda t: t.replace("Frame Time: 0.05", "Frame Time: 0"), "positive 'Frame Time:'"),
+        (lambda t: t.replace("HIERARCHY", "HIERARCHY\nOFFSET 0 0 0", 1), "line 2: OFFSET before any ROOT or JOINT"),
+        (lambda t: t.replace("HIERARCHY", "HIERARCHY\nCHANNELS 1 Xrotation", 1), "CHANNELS before any ROOT"),
     ],
 )
 def test_bad_bvh_is_named(tmp_path: Path, edit, message: str) -> None:

@@ -141,6 +141,8 @@ def _read_hierarchy_line(path: Path, number: int, line: str, tokens: list[str], 
         tree.stack.append(_END_SITE if tree.in_end_site else len(tree.names) - 1)
     elif keyword == "}":
         _close_block(path, number, tree)
+    elif keyword in ("OFFSET", "CHANNELS") and not tree.names:
+        raise _error(path, number, f"{keyword} before any ROOT or JOINT")
     elif keyword == "OFFSET":
         _read_offset(path, number, line, tokens, tree)
     elif keyword == "CHANNELS":
