@@ -24,7 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from _common import report
 
@@ -41,29 +43,58 @@ def resident_bytes() -> int:
     return pages * resource.getpagesize()
 
 
+def build_training(chunk: int | None, device: str) -> tuple[Any, Any]:
+    """The module (GradCache with sub-batches of ``chunk``, or the whole batch at once when None) and its
+    AdamW optimizer, seed 0, on ``device``."""
+    import torch
+
+    from unibind.alignment import MoEAligner
+    from unibind.embedder import UnifiedEmbedder
+    from unibind.encoders import OpenClipImageEncoder, OpenClipTextEncoder
+    from unibind.objectives import MultiPositiveInfoNCELoss
+    from unibind.training import UnibindModule
+
+    torch.manual_seed(0)
+    encoders = {"image": OpenClipImageEncoder(model_cfg=CLIP_CFG), "text": OpenClipTextEncoder(model_cfg=CLIP_CFG)}
+    embedder = UnifiedEmbedder(encoders, 128, MoEAligner(128, num_experts=4, top_k=2, modalities=["image", "text"]))
+    module = UnibindModule(embedder, objective=MultiPositiveInfoNCELoss(), grad_cache_chunk=chunk).train().to(device)
+    return module, torch.optim.AdamW(module.parameters(), lr=1e-4)
+
+
+def load_batch(corpus: str, batch_size: int, device: str) -> dict[str, Any]:
+    """``batch_size`` items of the shapes corpus (repeated as needed), collated onto ``device``."""
+    from lightning.fabric.utilities.apply_func import move_data_to_device
+
+    from unibind.datasets import ManifestDataset
+    from unibind.modalities import ImageSpec, TextSpec
+
+    dataset = ManifestDataset(Path(corpus) / "train.jsonl", {"image": ImageSpec(64), "text": TextSpec()})
+    return move_data_to_device(dataset.collate([dataset[i % len(dataset)] for i in range(batch_size)]), device)
+
+
+def step_peak_bytes(train_step: Callable[[], None], device: str) -> int:
+    """How much one call of ``train_step`` raises the peak: CUDA memory allocated, else the resident set."""
+    import torch
+
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        train_step()
+        return torch.cuda.max_memory_allocated() - before
+    before = resident_bytes()
+    train_step()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+
+
 def child(batch_size: int, chunk: int | None, steps: int, corpus: str, device: str) -> None:
     """One variant in this process: print ``{"peak_bytes", "seconds"}``."""
     import warnings
 
     import torch
-    from lightning.fabric.utilities.apply_func import move_data_to_device
-
-    from unibind.alignment import MoEAligner
-    from unibind.datasets import ManifestDataset
-    from unibind.embedder import UnifiedEmbedder
-    from unibind.encoders import OpenClipImageEncoder, OpenClipTextEncoder
-    from unibind.modalities import ImageSpec, TextSpec
-    from unibind.objectives import MultiPositiveInfoNCELoss
-    from unibind.training import UnibindModule
 
     warnings.filterwarnings("ignore")
-    torch.manual_seed(0)
-    encoders = {"image": OpenClipImageEncoder(model_cfg=CLIP_CFG), "text": OpenClipTextEncoder(model_cfg=CLIP_CFG)}
-    embedder = UnifiedEmbedder(encoders, 128, MoEAligner(128, num_experts=4, top_k=2, modalities=["image", "text"]))
-    module = UnibindModule(embedder, objective=MultiPositiveInfoNCELoss(), grad_cache_chunk=chunk).train().to(device)
-    optimizer = torch.optim.AdamW(module.parameters(), lr=1e-4)
-    dataset = ManifestDataset(Path(corpus) / "train.jsonl", {"image": ImageSpec(64), "text": TextSpec()})
-    batch = move_data_to_device(dataset.collate([dataset[i % len(dataset)] for i in range(batch_size)]), device)
+    module, optimizer = build_training(chunk, device)
+    batch = load_batch(corpus, batch_size, device)
     for param in module.parameters():  # optimizer state and gradients resident before the measured step
         param.grad = torch.zeros_like(param)
     optimizer.step()
@@ -77,15 +108,7 @@ def child(batch_size: int, chunk: int | None, steps: int, corpus: str, device: s
         if device == "cuda":
             torch.cuda.synchronize()
 
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-        before = torch.cuda.memory_allocated()
-        train_step()
-        peak = torch.cuda.max_memory_allocated() - before
-    else:
-        before = resident_bytes()
-        train_step()
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    peak = step_peak_bytes(train_step, device)
     times = []
     for _ in range(steps):
         start = time.perf_counter()
@@ -105,7 +128,7 @@ def run_child(batch_size: int, chunk: int | None, steps: int, corpus: str, devic
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller batch, one round (under a minute)")
     parser.add_argument("--batch", type=int, default=None, help="items per batch (default 512; --quick 256)")
@@ -115,25 +138,37 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--corpus", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        child(args.batch, args.chunk, args.steps, args.corpus, args.device)
-        return
-    batch_size = args.batch or (256 if args.quick else 512)
-    rounds, steps = (1, 1) if args.quick else (3, 3)
-    chunk = -(-batch_size // args.sub_batches)
+    return parser.parse_args()
+
+
+def measure(batch_size: int, chunk: int, rounds: int, steps: int, device: str) -> dict[str, dict[str, float]]:
+    """``{"full" | "cached": {"peak_bytes", "seconds"}}``: medians over ``rounds`` of the whole-batch step and
+    the GradCache step with sub-batches of ``chunk``, alternately, each in a fresh process."""
     from unibind.datasets import write_shapes_dataset
 
     with tempfile.TemporaryDirectory() as corpus:
         write_shapes_dataset(corpus, {"train": 8}, size=64, seed=0)
         full, cached = [], []
         for _ in range(rounds):
-            full.append(run_child(batch_size, None, steps, corpus, args.device))
-            cached.append(run_child(batch_size, chunk, steps, corpus, args.device))
-    full_peak = statistics.median(r["peak_bytes"] for r in full)
-    cached_peak = statistics.median(r["peak_bytes"] for r in cached)
-    full_time = statistics.median(r["seconds"] for r in full)
-    cached_time = statistics.median(r["seconds"] for r in cached)
+            full.append(run_child(batch_size, None, steps, corpus, device))
+            cached.append(run_child(batch_size, chunk, steps, corpus, device))
+    return {
+        name: {key: statistics.median(r[key] for r in runs) for key in ("peak_bytes", "seconds")}
+        for name, runs in (("full", full), ("cached", cached))
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    if args.child:
+        child(args.batch, args.chunk, args.steps, args.corpus, args.device)
+        return
+    batch_size = args.batch or (256 if args.quick else 512)
+    rounds, steps = (1, 1) if args.quick else (3, 3)
+    chunk = -(-batch_size // args.sub_batches)
+    medians = measure(batch_size, chunk, rounds, steps, args.device)
+    full_peak, cached_peak = medians["full"]["peak_bytes"], medians["cached"]["peak_bytes"]
+    full_time, cached_time = medians["full"]["seconds"], medians["cached"]["seconds"]
     mib = 2**20
     print(
         f"batch {batch_size}: whole batch {full_peak / mib:.0f} MiB, {full_time:.2f} s/step; "

@@ -26,6 +26,7 @@ import argparse
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -43,6 +44,8 @@ BACKENDS = {
     "milvus-ivf": ("milvus", {"index_type": "IVF_FLAT", "nlist": 1024, "nprobe": 16}),
 }
 MODALITIES = ("image", "text", "audio")
+THREADS = 2
+DIM, BATCH, SINGLES, K = 384, 1000, 100, 10
 
 
 def clustered(n: int, dim: int, generator: torch.Generator) -> tuple[torch.Tensor, list[str]]:
@@ -73,58 +76,83 @@ def folder_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200,000 items, exact and faiss-flat only")
     parser.add_argument("--items", type=int, default=None, help="default 1,000,000 (200,000 with --quick)")
     parser.add_argument("--backends", nargs="+", default=None, choices=list(BACKENDS), help="default: all")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+@dataclass
+class Workload:
+    """The vectors ``items [n, DIM]`` with their ``ids`` and ``modalities``, ``queries [BATCH, DIM]`` (stored
+    vectors moved by noise) and the exact top-K ``[BATCH, K]`` of each query: over all items (``truth``) and over
+    the audio ones only."""
+
+    items: torch.Tensor
+    ids: list[str]
+    modalities: list[str]
+    queries: torch.Tensor
+    truth: torch.Tensor
+    filtered_truth: torch.Tensor
+
+
+def make_workload(n: int) -> Workload:
+    """:class:`Workload` of ``n`` clustered vectors, seed 0."""
+    generator = torch.Generator().manual_seed(0)
+    items, modalities = clustered(n, DIM, generator)
+    picked = torch.randint(0, n, (BATCH,), generator=generator)
+    queries = torch.nn.functional.normalize(items[picked] + 0.05 * torch.randn(BATCH, DIM, generator=generator), dim=1)
+    audio = torch.tensor([m == "audio" for m in modalities])
+    truth, filtered_truth = exact_top_k(items, queries, K), exact_top_k(items, queries, K, audio)
+    return Workload(items, [str(i) for i in range(n)], modalities, queries, truth, filtered_truth)
+
+
+def measure_backend(label: str, work: Workload, folder: Path) -> dict[str, float]:
+    """Build, save and search backend ``label`` in ``folder``: its build seconds, size on disk, throughput and
+    recall@10, unfiltered and limited to the audio items."""
+    name, options = BACKENDS[label]
+    queries = work.queries
+    started = time.perf_counter()
+    index = VectorIndex(DIM, name, folder=folder, **options)
+    index.add(work.ids, work.items, work.modalities)
+    index.save(folder)
+    build = time.perf_counter() - started
+    index.search(queries[:1], K)  # a first search (an exact scoring copy, a Milvus collection load)
+    index.search(queries[:1], K, ["audio"])
+    found = index.search(queries, K).indices
+    filtered = index.search(queries, K, ["audio"]).indices
+    batched = median_seconds(lambda: index.search(queries, K), 3) / BATCH
+    single = median_seconds(lambda: [index.search(q, K) for q in queries[:SINGLES]], 1) / SINGLES
+    only_audio = median_seconds(lambda: index.search(queries, K, ["audio"]), 3) / BATCH
+    return {
+        "build_s": round(build, 2),
+        "disk_mb": round(folder_bytes(folder) / 2**20, 1),
+        "batched_qps": round(1 / batched, 1),
+        "single_qps": round(1 / single, 1),
+        "recall@10": recall(found, work.truth),
+        "filtered_qps": round(1 / only_audio, 1),
+        "filtered_recall@10": recall(filtered, work.filtered_truth),
+    }
+
+
+def main() -> None:
+    args = parse_args()
     import faiss
 
-    threads = 2
-    torch.set_num_threads(threads)
-    faiss.omp_set_num_threads(threads)
+    torch.set_num_threads(THREADS)
+    faiss.omp_set_num_threads(THREADS)
     n = args.items or (200_000 if args.quick else 1_000_000)
     backends = args.backends or (["exact", "faiss-flat"] if args.quick else list(BACKENDS))
-    dim, batch, singles, k = 384, 1000, 100, 10
-    generator = torch.Generator().manual_seed(0)
-    items, modalities = clustered(n, dim, generator)
-    picked = torch.randint(0, n, (batch,), generator=generator)
-    queries = torch.nn.functional.normalize(items[picked] + 0.05 * torch.randn(batch, dim, generator=generator), dim=1)
-    ids = [str(i) for i in range(n)]
-    audio = torch.tensor([m == "audio" for m in modalities])
-    truth, filtered_truth = exact_top_k(items, queries, k), exact_top_k(items, queries, k, audio)
-
+    work = make_workload(n)
     figures: dict[str, dict[str, float]] = {}
     scratch = Path(tempfile.mkdtemp(prefix="unibind-index-backends-"))
     try:
         for label in backends:
-            name, options = BACKENDS[label]
-            folder = scratch / label
-            started = time.perf_counter()
-            index = VectorIndex(dim, name, folder=folder, **options)
-            index.add(ids, items, modalities)
-            index.save(folder)
-            build = time.perf_counter() - started
-            index.search(queries[:1], k)  # a first search (an exact scoring copy, a Milvus collection load)
-            index.search(queries[:1], k, ["audio"])
-            found = index.search(queries, k).indices
-            filtered = index.search(queries, k, ["audio"]).indices
-            batched = median_seconds(lambda index=index: index.search(queries, k), 3) / batch
-            single = median_seconds(lambda index=index: [index.search(q, k) for q in queries[:singles]], 1) / singles
-            only_audio = median_seconds(lambda index=index: index.search(queries, k, ["audio"]), 3) / batch
-            figures[label] = {
-                "build_s": round(build, 2),
-                "disk_mb": round(folder_bytes(folder) / 2**20, 1),
-                "batched_qps": round(1 / batched, 1),
-                "single_qps": round(1 / single, 1),
-                "recall@10": recall(found, truth),
-                "filtered_qps": round(1 / only_audio, 1),
-                "filtered_recall@10": recall(filtered, filtered_truth),
-            }
+            figures[label] = measure_backend(label, work, scratch / label)
             print(f"{label:>12}: {figures[label]}", flush=True)
-            del index
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(scratch / label, ignore_errors=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     ratio = (
@@ -136,8 +164,8 @@ def main() -> None:
         "index_backends",
         ratio,
         1.0,
-        f"faiss-flat backend (IndexFlatIP per modality), {n:,} x {dim}, top-{k}, {batch} queries batched, "
-        f"{threads} threads",
+        f"faiss-flat backend (IndexFlatIP per modality), {n:,} x {DIM}, top-{K}, {BATCH} queries batched, "
+        f"{THREADS} threads",
         items=n,
         backends=figures,
     )

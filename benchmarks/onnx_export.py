@@ -31,7 +31,9 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from _common import median_seconds, report
@@ -39,7 +41,7 @@ from _common import median_seconds, report
 from unibind.alignment import MoEAligner
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import HFTextEncoder, TimmImageEncoder
-from unibind.export import OnnxEmbedder, export_onnx
+from unibind.export import ExportReport, OnnxEmbedder, export_onnx
 from unibind.modalities import ImageSpec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,28 +123,52 @@ def interleaved(contenders: dict[str, Callable[[], object]], repeats: int) -> di
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="batch 16, 3 repeats (under a minute)")
     parser.add_argument("--batch", type=int, default=None, help="texts and images per batch (default 32)")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--threads", type=int, default=THREADS, help="intra-op threads of PyTorch and onnxruntime")
-    args = parser.parse_args()
-    batch = args.batch or (16 if args.quick else 32)
-    repeats = args.repeats or (3 if args.quick else 9)
-    torch.set_num_threads(args.threads)
-    started = time.perf_counter()
+    return parser.parse_args()
 
+
+@dataclass
+class EmojiInputs:
+    """The emoji fixture: each item's English ``names``, the first ``batch`` ``captions`` (names and keyword
+    lists), the ``image_paths`` and the loaded ``images [45, 3, 224, 224]``."""
+
+    names: list[str]
+    captions: list[str]
+    image_paths: list[Path]
+    images: torch.Tensor
+
+
+def emoji_inputs(batch: int) -> EmojiInputs:
+    """:class:`EmojiInputs` of the fixture, ``batch`` captions."""
     rows = emoji_rows()
     names = [row["text"][0] for row in rows]  # the English CLDR name of each item
     captions = [text for row in rows for text in row["text"][:2]][:batch]  # names and English keyword lists
     image_paths = [EMOJI / row["image"] for row in rows]
     spec = ImageSpec(224)
-    images = spec.collate([spec.load(path) for path in image_paths])  # [45, 3, 224, 224]
-    model = build_model()
+    return EmojiInputs(names, captions, image_paths, spec.collate([spec.load(path) for path in image_paths]))
+
+
+@dataclass
+class Exported:
+    """The export's report, its seconds, the fp32 and int8 runners and the quickstart recall (or why not)."""
+
+    report: ExportReport
+    seconds: float
+    fp32: OnnxEmbedder
+    int8: OnnxEmbedder
+    quickstart: dict | str
+
+
+def export_and_load(model: UnifiedEmbedder, inputs: EmojiInputs, args: argparse.Namespace, started: float) -> Exported:
+    """Save ``model``, export it with int8 (validated on 6 captions and images) and open both graphs."""
     with tempfile.TemporaryDirectory() as scratch:
         model.save_pretrained(Path(scratch) / "model")
-        samples = {"text": captions[:6], "image": image_paths[:6]}
+        samples = {"text": inputs.captions[:6], "image": inputs.image_paths[:6]}
         exported = export_onnx(
             Path(scratch) / "model", Path(scratch) / "onnx", int8=True, samples=samples, max_samples=6
         )
@@ -152,15 +178,31 @@ def main() -> None:
             Path(scratch) / "onnx", int8=True, threads=args.threads, session_config=NO_SPINNING
         )
         quickstart = "not measured with --quick" if args.quick else quickstart_recall(Path(scratch), args.threads)
+    return Exported(exported, export_seconds, fp32, int8, quickstart)
 
-    runners = {"pytorch_fp32": model, "onnx_fp32": fp32, "onnx_int8": int8}
-    text_batch, image_batch = captions[:batch], images[:batch]
+
+def throughput(runners: dict[str, Any], texts: list[str], images: torch.Tensor, repeats: int) -> dict[str, float]:
+    """Median seconds of ``embed_batch`` of each runner on ``texts`` and on ``images``, keyed ``<runner>_text``
+    and ``<runner>_image``."""
     contenders: dict[str, Callable[[], object]] = {}
     for name, runner in runners.items():
-        contenders[f"{name}_text"] = lambda r=runner: r.embed_batch("text", text_batch)
-        contenders[f"{name}_image"] = lambda r=runner: r.embed_batch("image", image_batch)
+        contenders[f"{name}_text"] = lambda r=runner: r.embed_batch("text", texts)
+        contenders[f"{name}_image"] = lambda r=runner: r.embed_batch("image", images)
+    return interleaved(contenders, repeats)
+
+
+def main() -> None:
+    args = parse_args()
+    batch = args.batch or (16 if args.quick else 32)
+    repeats = args.repeats or (3 if args.quick else 9)
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    inputs = emoji_inputs(batch)
+    model = build_model()
+    exported = export_and_load(model, inputs, args, started)
+    runners = {"pytorch_fp32": model, "onnx_fp32": exported.fp32, "onnx_int8": exported.int8}
     with torch.no_grad():
-        seconds = interleaved(contenders, repeats)
+        seconds = throughput(runners, inputs.captions[:batch], inputs.images[:batch], repeats)
         per_second = {key: round(batch / value, 1) for key, value in seconds.items()}
         combined = {name: 2 * batch / (seconds[f"{name}_text"] + seconds[f"{name}_image"]) for name in runners}
         for key, value in per_second.items():
@@ -168,14 +210,14 @@ def main() -> None:
 
         # PyTorch's recall equals ONNX fp32's (the graphs match it to 1e-6); --quick spares its 45 images
         scored = {name: r for name, r in runners.items() if not (args.quick and name == "pytorch_fp32")}
-        text = {name: runner.embed_batch("text", names) for name, runner in scored.items()}
-        gallery = {name: runner.embed_batch("image", images) for name, runner in scored.items()}
+        text = {name: runner.embed_batch("text", inputs.names) for name, runner in scored.items()}
+        gallery = {name: runner.embed_batch("image", inputs.images) for name, runner in scored.items()}
     cosine = {
         modality: round(float(torch.nn.functional.cosine_similarity(got["onnx_int8"], got["onnx_fp32"]).min()), 5)
         for modality, got in (("text", text), ("image", gallery))
     }
     recalls = {name: recall(text[name], gallery[name]) for name in scored}
-    parts = exported.modalities
+    parts = exported.report.modalities
     report(
         "onnx_export",
         combined["onnx_int8"] / combined["pytorch_fp32"],
@@ -196,11 +238,11 @@ def main() -> None:
         ),
         recall_on="emoji fixture, 45 English names -> 45 images, random heads and aligner (the quickstart's "
         "trained model has a USE text tower, which is not exportable)",
-        quickstart=quickstart,
+        quickstart=exported.quickstart,
         megabytes={
             m: [round(parts[m].size_bytes / 2**20, 1), round(parts[m].int8_size_bytes / 2**20, 1)] for m in parts
         },
-        export_seconds=export_seconds,
+        export_seconds=exported.seconds,
         total_seconds=round(time.perf_counter() - started, 1),
         repeats=repeats,
     )

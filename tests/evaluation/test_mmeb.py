@@ -11,15 +11,13 @@ from PIL import Image
 from tests.evaluation.lookup_embedder import LookupEmbedder
 
 from unibind.datasets.text_files import ManifestError
-from unibind.evaluation.mmeb import (
+from unibind.evaluation.mmeb import evaluate_mmeb, gold_hits, results_table
+from unibind.evaluation.mmeb_data import (
     MMEB_V1_TASKS,
     MMEBDataError,
     available_datasets,
     clean_text,
-    evaluate_mmeb,
-    gold_hits,
     read_mmeb_dataset,
-    results_table,
 )
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "mmeb"

@@ -12,26 +12,22 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from unibind.export.commands import add_export_commands, run_export
-    from unibind.export.onnx import ExportReport, ModalityExport, export_onnx
+    from unibind.export.onnx import export_onnx
+    from unibind.export.report import ExportReport, ModalityExport
     from unibind.export.runtime import OnnxEmbedder
 
 _NAMES = {
     "export_onnx": "unibind.export.onnx",
-    "ExportReport": "unibind.export.onnx",
-    "ModalityExport": "unibind.export.onnx",
+    "ExportReport": "unibind.export.report",
+    "ModalityExport": "unibind.export.report",
     "OnnxEmbedder": "unibind.export.runtime",
-    "add_export_commands": "unibind.export.commands",
-    "run_export": "unibind.export.commands",
 }
 
 __all__ = [
     "ExportReport",
     "ModalityExport",
     "OnnxEmbedder",
-    "add_export_commands",
     "export_onnx",
-    "run_export",
 ]
 
 
