@@ -6,6 +6,7 @@ import pytest
 from unibind.cli import main
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
+EMOJI = FIXTURES / "emoji" / "corpus"
 
 
 @pytest.fixture
@@ -14,7 +15,9 @@ def model_dir(tiny_embedder, tmp_path: Path) -> Path:
     return tmp_path / "model"
 
 
-def test_mmeb_xtd_zeroshot_and_compare(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_mmeb_writes_its_manifest_and_table(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     mmeb = tmp_path / "mmeb.json"
     assert main(["eval", "mmeb", "--data", str(FIXTURES / "mmeb"), "--model", str(model_dir), "--out", str(mmeb)]) == 0
     record = json.loads(mmeb.read_text())
@@ -26,38 +29,16 @@ def test_mmeb_xtd_zeroshot_and_compare(model_dir: Path, tmp_path: Path, capsys: 
     assert 0.0 <= record["rows"]["Overall"]["precision@1"] <= 100.0
     assert "| **Overall** (mean of 5)" in capsys.readouterr().out
 
-    assert (
-        main(
-            [
-                "data",
-                "export-xtd",
-                "--corpus",
-                str(FIXTURES / "emoji" / "corpus"),
-                "--split",
-                "train",
-                "--out",
-                str(tmp_path / "xtd"),
-            ]
-        )
-        == 0
-    )
+
+def test_xtd_on_the_exported_emoji_split_and_compare(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = ["data", "export-xtd", "--corpus", str(EMOJI), "--split", "train", "--out", str(tmp_path / "xtd")]
+    assert main(export) == 0
     xtd = tmp_path / "xtd.json"
+    languages = ["--languages", "en", "de"]
     assert (
-        main(
-            [
-                "eval",
-                "xtd",
-                "--data",
-                str(tmp_path / "xtd"),
-                "--model",
-                str(model_dir),
-                "--languages",
-                "en",
-                "de",
-                "--out",
-                str(xtd),
-            ]
-        )
+        main(["eval", "xtd", "--data", str(tmp_path / "xtd"), "--model", str(model_dir), *languages, "--out", str(xtd)])
         == 0
     )
     rows = json.loads(xtd.read_text())["rows"]
@@ -66,34 +47,18 @@ def test_mmeb_xtd_zeroshot_and_compare(model_dir: Path, tmp_path: Path, capsys: 
         "caption->en mean",
     }
 
-    zero = tmp_path / "zero.json"
-    manifest = FIXTURES / "emoji" / "corpus" / "items.jsonl"
-    assert (
-        main(
-            [
-                "eval",
-                "zeroshot",
-                "--manifest",
-                str(manifest),
-                "--model",
-                str(model_dir),
-                "--modality",
-                "image",
-                "--label-field",
-                "category",
-                "--out",
-                str(zero),
-            ]
-        )
-        == 0
-    )
-    assert json.loads(zero.read_text())["details"]["items"] == 45
-    assert main([*argv_zero(manifest, model_dir, zero), "--spec", "image_size=40", "background=[0, 0, 0]"]) == 0
-    assert "image_size=40, background=(0, 0, 0)" in json.loads(zero.read_text())["details"]["spec"]
-
     capsys.readouterr()
     assert main(["eval", "compare", str(xtd), str(xtd)]) == 0
     assert "| text->image en | R@1 |" in capsys.readouterr().out
+
+
+def test_zeroshot_with_and_without_spec_settings(model_dir: Path, tmp_path: Path) -> None:
+    zero = tmp_path / "zero.json"
+    manifest = EMOJI / "items.jsonl"
+    assert main(argv_zero(manifest, model_dir, zero)) == 0
+    assert json.loads(zero.read_text())["details"]["items"] == 45
+    assert main([*argv_zero(manifest, model_dir, zero), "--spec", "image_size=40", "background=[0, 0, 0]"]) == 0
+    assert "image_size=40, background=(0, 0, 0)" in json.loads(zero.read_text())["details"]["spec"]
 
 
 def argv_zero(manifest: Path, model_dir: Path, out: Path) -> list[str]:

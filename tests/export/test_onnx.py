@@ -10,7 +10,6 @@ PyTorch per row (0.9999 seen on these tiny towers).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -24,6 +23,8 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 from unibind.alignment import DenseAligner, MoEAligner
+from unibind.cli import build_parser
+from unibind.cli.export import run_onnx
 from unibind.embedder import UnifiedEmbedder
 from unibind.encoders import (
     TINY_CLIP_CFG,
@@ -36,7 +37,6 @@ from unibind.encoders import (
 )
 from unibind.encoders.base import ExportUnsupportedError
 from unibind.export import ExportReport, OnnxEmbedder, export_onnx
-from unibind.export.commands import add_export_commands, run_export
 from unibind.modalities import AudioSpec, ImageSpec, MotionSpec
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -120,13 +120,12 @@ def dense_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, 
     UnifiedEmbedder(encoders, 16, DenseAligner(16)).save_pretrained(root / "model")
     texts = root / "texts.txt"
     texts.write_text("\n".join(real_texts()))
-    parser = argparse.ArgumentParser()
-    add_export_commands(parser.add_subparsers(dest="command"))
+    parser = build_parser()
     argv = ["export", "onnx", "--model", str(root / "model"), "--out", str(root / "onnx"), "--int8"]
     args = parser.parse_args([*argv, "--texts", str(texts), "--samples", str(FIXTURES / "clotho" / "evaluation")])
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(io.StringIO()):
-        code = run_export(args)
+        code = run_onnx(args)
     return root / "model", root / "onnx", printed.getvalue(), code
 
 

