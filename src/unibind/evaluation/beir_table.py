@@ -75,18 +75,15 @@ def beir_table(
         raise ValueError(f"interpolation is chosen on another split than the evaluated one ({split!r})")
     data = read_beir(data_dir, split, control_chars)
     query_ids = judged_queries(data)
-    data_val = val_ids = None
-    if interpolation_split is not None:
-        data_val = read_beir(data_dir, interpolation_split, control_chars)
-        val_ids = validation_queries(data_val, data_dir, interpolation_split, reranker_encoders)
+    data_val, val_ids = validation_split(data_dir, interpolation_split, control_chars, reranker_encoders)
     bm25 = bm25_run(data, query_ids)
     bm25_val = bm25_run(data_val, val_ids) if data_val is not None else None
-    models = []
-    for label, source in [("", encoder), *((f" ({Path(p).name})", p) for p in reranker_encoders)]:
-        models.append(model_first_stages(label, source, data, query_ids, bm25, data_val, val_ids, bm25_val, progress))
-    first_stages = {"BM25": bm25}
-    for model in models:
-        first_stages.update(model.stages)
+    sources = [("", encoder), *((f" ({Path(p).name})", p) for p in reranker_encoders)]
+    models = [
+        model_first_stages(label, source, data, query_ids, bm25, data_val, val_ids, bm25_val, progress)
+        for label, source in sources
+    ]
+    first_stages = {"BM25": bm25} | {name: run for model in models for name, run in model.stages.items()}
     rows = {
         name: {"metrics": mean_metrics(run, data.qrels), "seconds_per_query": None}
         for name, run in first_stages.items()
@@ -170,6 +167,16 @@ def interpolation_of(
     if model.interpolation is not None:
         return model.interpolation, "from its training", {}
     return None
+
+
+def validation_split(
+    data_dir: str | Path, split: str | None, control_chars: ControlChars, reranker_encoders: Sequence[str]
+) -> tuple[BeirData | None, list[str] | None]:
+    """The BEIR ``split`` the interpolation is chosen on and its queries (:func:`validation_queries`), or Nones."""
+    if split is None:
+        return None, None
+    data_val = read_beir(data_dir, split, control_chars)
+    return data_val, validation_queries(data_val, data_dir, split, reranker_encoders)
 
 
 def model_first_stages(
