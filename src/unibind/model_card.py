@@ -31,6 +31,7 @@ class CardSubject(Protocol):
     @property
     def modalities(self) -> list[str]: ...
 
+
 CARD_NAME = "README.md"
 
 #: Pretrained weights unibind loads offline, by the reference an encoder is built with: (what, licence).
