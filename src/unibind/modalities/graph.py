@@ -3,7 +3,7 @@
 A :class:`GraphBatch` holds cached attribute features per modality (``features[m]: [M, W_m]`` with
 ``has[m]: [M]`` marking the nodes that carry ``m``), message-passing edges in local ids, and the number
 of seed nodes, which come first: the graph encoder returns one vector per seed. Graphs are read with
-:func:`unibind.graphs.read_graph` and cut into batches by :mod:`unibind.graphs.sampling`.
+:func:`unibind.datasets.graph_format.read_graph` and cut into batches by :mod:`unibind.graphs.sampling`.
 """
 
 from __future__ import annotations
