@@ -22,6 +22,7 @@ from unibind.embedder import UnifiedEmbedder
 from unibind.quickstart.features import IMAGE_SPEC, TEXT_SPEC
 from unibind.quickstart.motion import MOTION_SPEC
 from unibind.quickstart.sounds import SOUND_SPEC
+from unibind.quickstart.state import Quickstart
 from unibind.retrieval import VectorIndex
 from unibind.retrieval.build import IndexEntry, build_card_index
 from unibind.retrieval.payload import Neighbour
@@ -120,3 +121,19 @@ def serve_command(model_dir: Path, index_dir: Path) -> str:
     if unibind.is_relative_to(Path.cwd()):
         unibind = unibind.relative_to(Path.cwd())
     return shlex.join([str(unibind), "serve", "--model", str(model_dir), "--index", str(index_dir)])
+
+
+def demo_index(run: Quickstart) -> None:
+    """The quickstart's demo index (``index/``), served with its saved MoE."""
+    options = run.options
+    run.demo = build_demo_index(
+        run.full_model,
+        options.out / "index",
+        run.corpus,
+        run.speech,
+        run.sound_corpus,
+        run.mocap,
+        with_graph=options.with_graph,
+        progress=options.progress,
+        backend=options.index_backend,
+    )

@@ -12,6 +12,7 @@ held-out nodes, whose own text is hidden from the graph).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import lightning as L
@@ -32,6 +33,7 @@ from unibind.quickstart.evaluate import embed_features
 from unibind.quickstart.features import TEXT_SPEC, FeatureTable
 
 PROMPT = "an emoji of {}"
+log = logging.getLogger(__name__)
 
 
 def graph_rows(
@@ -65,7 +67,7 @@ def graph_rows(
     trained = graph_embedder({m: x.shape[1] for m, x in features.items()})
     data = SampledGraph(features, has, message_edges, train, fanouts=(10, 10), batch_size=256, seed=seed)
     if progress:
-        print(f"training the graph tower: {epochs} epochs over {len(train)} emoji nodes, sampled neighbourhoods")
+        log.info("training the graph tower: %d epochs over %d emoji nodes, sampled neighbourhoods", epochs, len(train))
     fit_graph(GraphModule(trained, mask_ratio=0.3), data, epochs, progress)
 
     results = {}

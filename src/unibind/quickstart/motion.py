@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ from unibind.motion.canonical import NUM_FEATURES, from_features
 from unibind.motion.render import save_gif, save_keyframes
 from unibind.quickstart.evaluate import Ranks, embed_features
 from unibind.quickstart.features import TEXT_SPEC
+from unibind.quickstart.paired import PairedTable, caption_columns
 
 MOTION_SPEC = MotionSpec(NUM_FEATURES, fps=20.0, max_frames=64, crop="center")
 QUERIES = (
@@ -42,20 +44,12 @@ def motion_encoder() -> MotionTransformerEncoder:
     return MotionTransformerEncoder(NUM_FEATURES, width=128, depth=2, heads=4, ff_dim=256, dropout=0.1, max_frames=64)
 
 
-@dataclass
-class MotionTable:
-    """Windows ``motions`` (``[T, 45]`` each), their caption features and groups; rows follow the manifests."""
+@dataclass(kw_only=True)
+class MotionTable(PairedTable):
+    """Windows ``motions`` (``[T, 45]`` each) with their captions and groups; rows follow the manifests."""
 
-    rows: list[dict]
+    modality: ClassVar[str] = "motion"
     motions: list[torch.Tensor]
-    text: torch.Tensor
-    caption_row: torch.Tensor
-    caption_is_label: torch.Tensor
-    group: torch.Tensor
-    modality: str = "motion"
-
-    def items(self, split: str) -> torch.Tensor:
-        return torch.tensor([i for i, row in enumerate(self.rows) if row["split"] == split], dtype=torch.long)
 
     def row_input(self, row: int) -> torch.Tensor:
         return self.motions[row]
@@ -64,37 +58,20 @@ class MotionTable:
     def combine(samples: list[torch.Tensor]) -> MotionBatch:
         return MOTION_SPEC.collate(samples)
 
-    def batch(self, rows: torch.Tensor) -> MotionBatch:
-        return self.combine([self.motions[i] for i in rows.tolist()])
-
 
 def motion_features(corpus: MocapCorpus, text_tower: Encoder, cache: Path, progress: bool = True) -> MotionTable:
     """Load every window (checked by :data:`MOTION_SPEC`) and the text-tower features of every caption."""
     rows = [{**row, "split": split} for split in ("train", "test") for row in corpus.rows(split)]
     motions = [MOTION_SPEC.load(corpus.root / row["motion"], item=row["id"]) for row in rows]
-    texts, caption_rows, is_label = [], [], []
-    for index, row in enumerate(rows):
-        for position, caption in enumerate(row["text"]):
-            texts.append(caption)
-            caption_rows.append(index)
-            is_label.append(position == 0)
-    groups = {group: g for g, group in enumerate(dict.fromkeys(row["group"] for row in rows))}
+    texts, caption_row, caption_is_label, group = caption_columns(rows)
     return MotionTable(
         rows=rows,
         motions=motions,
         text=cached_features(text_tower, TEXT_SPEC, texts, cache, batch_size=256, progress=progress),
-        caption_row=torch.tensor(caption_rows, dtype=torch.long),
-        caption_is_label=torch.tensor(is_label),
-        group=torch.tensor([groups[row["group"]] for row in rows], dtype=torch.long),
+        caption_row=caption_row,
+        caption_is_label=caption_is_label,
+        group=group,
     )
-
-
-def _labels(table: MotionTable, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """One label caption per group present in ``rows``: ``(caption indices, their groups)``."""
-    first: dict[int, int] = {}
-    for caption in torch.nonzero(torch.isin(table.caption_row, rows) & table.caption_is_label).flatten().tolist():
-        first.setdefault(int(table.group[table.caption_row[caption]]), caption)
-    return torch.tensor(list(first.values())), torch.tensor(list(first))
 
 
 @torch.no_grad()
@@ -102,7 +79,7 @@ def motion_ranks(embedder: UnifiedEmbedder, table: MotionTable, split: str = "te
     """Label -> held-out windows (every window of the group is right) and window -> labels."""
     rows = table.items(split)
     motions, _ = embed_features(embedder, table.batch(rows), "motion")
-    captions, label_groups = _labels(table, rows)
+    captions, label_groups = table.label_queries(rows)
     texts, _ = embed_features(embedder, table.text[captions], "text")
     relevant = label_groups.view(-1, 1) == table.group[rows].view(1, -1)
     return {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
@@ -24,27 +25,19 @@ from unibind.metrics.ranking import best_relevant_rank
 from unibind.modalities import AudioSpec
 from unibind.quickstart.evaluate import Ranks, embed_features
 from unibind.quickstart.features import AUDIO_SPEC, TEXT_SPEC, FeatureTable
+from unibind.quickstart.paired import PairedTable, caption_columns
 
 FAMILY_PROMPT = "the sound of {}"
 # event sounds can be very short (audio-volume-change lasts 0.067 s); the encoder pads every clip anyway
 SOUND_SPEC = AudioSpec(16000, clip_seconds=4.0, crop="center", min_seconds=0.05)
 
 
-@dataclass
-class SoundTable:
-    """Features of a sound corpus: one clip per row, every caption with its row.
+@dataclass(kw_only=True)
+class SoundTable(PairedTable):
+    """Features of a sound corpus: one clip per row (``audio``: ``[S, Wa]``), every caption with its row."""
 
-    ``audio``: ``[S, Wa]``; ``text``: ``[C, Wt]``; ``caption_row``: ``[C]``; ``caption_is_label``: ``[C]``
-    True for each row's first caption (its label); ``group``: ``[S]`` one id per instrument or event sound.
-    """
-
-    rows: list[dict]
+    modality: ClassVar[str] = "audio"
     audio: torch.Tensor
-    text: torch.Tensor
-    caption_row: torch.Tensor
-    caption_is_label: torch.Tensor
-    group: torch.Tensor
-    modality: str = "audio"
 
     def row_input(self, row: int) -> torch.Tensor:
         return self.audio[row]
@@ -53,39 +46,19 @@ class SoundTable:
     def combine(samples: list[torch.Tensor]) -> torch.Tensor:
         return torch.stack(samples)
 
-    def items(self, split: str, source: str | None = None) -> torch.Tensor:
-        chosen = [
-            i
-            for i, row in enumerate(self.rows)
-            if row["split"] == split and (source is None or row["source"] == source)
-        ]
-        return torch.tensor(chosen, dtype=torch.long)
-
-    def captions(self, rows: torch.Tensor, labels_only: bool = False) -> torch.Tensor:
-        chosen = torch.isin(self.caption_row, rows)
-        if labels_only:
-            chosen &= self.caption_is_label
-        return torch.nonzero(chosen).squeeze(1)
-
 
 def sound_features(corpus: SoundCorpus, towers: dict[str, Encoder], cache: Path, progress: bool = True) -> SoundTable:
     """Audio-tower features of every clip and text-tower features of every caption, cached on disk."""
     rows = corpus.rows()
-    texts, caption_rows, is_label = [], [], []
-    for index, row in enumerate(rows):
-        for position, caption in enumerate(row["text"]):
-            texts.append(caption)
-            caption_rows.append(index)
-            is_label.append(position == 0)
-    groups = {group: g for g, group in enumerate(dict.fromkeys(row["group"] for row in rows))}
+    texts, caption_row, caption_is_label, group = caption_columns(rows)
     clips = [(corpus.root / row["audio"]).resolve() for row in rows]
     return SoundTable(
         rows=rows,
         audio=cached_features(towers["audio"], SOUND_SPEC, clips, cache, batch_size=64, progress=progress),
         text=cached_features(towers["text"], TEXT_SPEC, texts, cache, batch_size=256, progress=progress),
-        caption_row=torch.tensor(caption_rows, dtype=torch.long),
-        caption_is_label=torch.tensor(is_label),
-        group=torch.tensor([groups[row["group"]] for row in rows], dtype=torch.long),
+        caption_row=caption_row,
+        caption_is_label=caption_is_label,
+        group=group,
     )
 
 
@@ -93,14 +66,9 @@ def sound_ranks(embedder: UnifiedEmbedder, sounds: SoundTable, split: str = "tes
     """Label text <-> clip retrieval among the split's clips; every clip of the same instrument or sound is relevant."""
     rows = sounds.items(split)
     audio, _ = embed_features(embedder, sounds.audio[rows], "audio")
-    # one query per distinct label: the first label caption of each group
-    label_captions = sounds.captions(rows, labels_only=True)
-    first_of_group: dict[int, int] = {}
-    for caption in label_captions.tolist():
-        first_of_group.setdefault(int(sounds.group[sounds.caption_row[caption]]), caption)
-    queries = torch.tensor(list(first_of_group.values()))
+    queries, label_groups = sounds.label_queries(rows)  # one query per distinct label
     texts, _ = embed_features(embedder, sounds.text[queries], "text")
-    relevant = torch.tensor(list(first_of_group)).view(-1, 1) == sounds.group[rows].view(1, -1)
+    relevant = label_groups.view(-1, 1) == sounds.group[rows].view(1, -1)
     return {
         "text_to_audio": Ranks(best_relevant_rank(texts @ audio.T, relevant), len(rows)),
         "audio_to_text": Ranks(best_relevant_rank(audio @ texts.T, relevant.T), len(queries)),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import lightning as L
 import torch
@@ -18,10 +19,16 @@ from unibind.encoders.base import Encoder
 from unibind.objectives import InfoNCELoss, MatryoshkaLoss
 from unibind.quickstart.features import FeatureTable
 from unibind.quickstart.motion import motion_encoder
+from unibind.quickstart.paired import PairedTable
+from unibind.quickstart.state import Quickstart
 from unibind.training import UnibindModule
 from unibind.training.quiet import quiet_fit
 
 Variant = Literal["untrained", "dense", "moe"]
+VARIANTS: tuple[Variant, ...] = ("untrained", "dense", "moe")
+#: Prefix sizes of the quickstart's Matryoshka-trained MoE (its embedding has 256 dimensions).
+MATRYOSHKA_DIMS = (32, 64, 128, 256)
+log = logging.getLogger(__name__)
 
 
 def make_aligner(variant: Variant, embed_dim: int, modalities: list[str]) -> Aligner:
@@ -33,24 +40,6 @@ def make_aligner(variant: Variant, embed_dim: int, modalities: list[str]) -> Ali
     if variant == "moe":
         return MoEAligner(embed_dim, num_experts=8, top_k=2, hidden_dim=2 * embed_dim, modalities=modalities)
     raise ValueError(f"unknown variant {variant!r}; expected untrained, dense or moe")
-
-
-class PairedTable(Protocol):
-    """Items of one modality with captions (text features): the quickstart's sounds and motion windows."""
-
-    modality: str
-    rows: list[dict]
-    text: torch.Tensor
-    caption_row: torch.Tensor
-    caption_is_label: torch.Tensor
-    group: torch.Tensor
-
-    def items(self, split: str) -> torch.Tensor: ...
-
-    def row_input(self, row: int) -> Any: ...
-
-    @staticmethod
-    def combine(samples: list[Any]) -> Any: ...
 
 
 def feature_embedder(
@@ -164,7 +153,7 @@ def train_variant(
         return embedder.eval()
     if progress:
         counts = "".join(f", {len(extra.items('train'))} {extra.modality} items" for extra in extras)
-        print(f"training the {variant} aligner: {epochs} epochs on {len(table.items('train'))} emoji{counts}")
+        log.info("training the %s aligner: %d epochs on %d emoji%s", variant, epochs, len(table.items("train")), counts)
     objective = MatryoshkaLoss(InfoNCELoss(), list(matryoshka_dims)) if matryoshka_dims else None
     module = UnibindModule(
         embedder, objective, optimizer=lambda params: torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
@@ -180,3 +169,17 @@ def train_variant(
         val_dataloaders=DataLoader(val, batch_size=batch_size, collate_fn=val.collate),
     )
     return module.embedder.eval()
+
+
+def train_aligners(run: Quickstart) -> None:
+    """The quickstart's models: each of :data:`VARIANTS` and the Matryoshka-trained MoE on the emoji and the extra
+    tables, and (where its features were made) the MoE on English captions through all-MiniLM-L6-v2."""
+    table, epochs, progress, extras = run.table, run.options.epochs, run.options.progress, run.extras
+    run.trained = {
+        variant: train_variant(table, variant, epochs, progress=progress, extras=extras) for variant in VARIANTS
+    }
+    if run.english is not None:
+        run.trained_english = train_variant(run.english, "moe", epochs, progress=progress)
+    run.matryoshka = train_variant(
+        table, "moe", epochs, progress=progress, extras=extras, matryoshka_dims=MATRYOSHKA_DIMS
+    )
