@@ -10,6 +10,7 @@ these clips.
 
 from __future__ import annotations
 
+import functools
 import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -98,6 +99,15 @@ def read_urdf_skeleton(path: str | Path, scale: float = URDF_SCALE) -> Skeleton:
                 [float(v) for v in (axis.get("xyz") if axis is not None else "1 0 0").split()]
             )
     return Skeleton(names, parents, np.stack(offsets), axes)
+
+
+@functools.cache
+def humanoid_skeleton() -> Skeleton:
+    """pybullet's DeepMimic humanoid (``humanoid/humanoid.urdf``), read once per process; shared, so its offsets
+    are read-only."""
+    skeleton = read_urdf_skeleton(pybullet_data_dir() / "humanoid" / "humanoid.urdf")
+    skeleton.offsets.setflags(write=False)
+    return skeleton
 
 
 def read_deepmimic(path: str | Path) -> DeepMimicClip:

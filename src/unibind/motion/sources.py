@@ -20,7 +20,7 @@ from unibind.motion.canonical import (
     select_joints,
     to_features,
 )
-from unibind.motion.deepmimic import deepmimic_positions, pybullet_data_dir, read_deepmimic, read_urdf_skeleton
+from unibind.motion.deepmimic import deepmimic_positions, humanoid_skeleton, read_deepmimic
 from unibind.motion.humanml3d_features import NUM_FEATURES as HUMANML3D_FEATURES
 from unibind.motion.humanml3d_features import features_from_joints, recover_from_ric
 
@@ -42,7 +42,7 @@ def load_positions(path: str | Path, fps: float = 20.0) -> np.ndarray:
         return normalise(resample(positions, np.arange(len(positions)) * bvh.frame_time, fps))
     if suffix in (".txt", ".json"):
         clip = read_deepmimic(path)
-        skeleton = read_urdf_skeleton(pybullet_data_dir() / "humanoid" / "humanoid.urdf")
+        skeleton = humanoid_skeleton()
         positions = select_joints(skeleton.names, deepmimic_positions(clip, skeleton))
         return normalise(resample(positions, clip.times, fps))
     if suffix == ".npy":
@@ -75,7 +75,7 @@ def load_smpl_joints(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         return bvh_smpl_joints(bvh), np.arange(len(bvh.values)) * bvh.frame_time
     if suffix in (".txt", ".json"):
         clip = read_deepmimic(path)
-        skeleton = read_urdf_skeleton(pybullet_data_dir() / "humanoid" / "humanoid.urdf")
+        skeleton = humanoid_skeleton()
         return deepmimic_smpl_joints(clip, skeleton), clip.times
     if suffix == ".npy":
         array = read_npy(path)
