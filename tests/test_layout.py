@@ -17,7 +17,7 @@ MAX_FILE_LINES = 400
 
 #: Lowest first. A package or top-level module may import its own layer (without a cycle) or a lower one.
 LAYERS: list[set[str]] = [
-    {"atomic", "cache", "checksums", "config", "errors", "metrics"},  # no unibind imports beyond this layer
+    {"atomic", "cache", "checksums", "config", "errors", "lazy", "metrics"},  # no unibind imports beyond this layer
     {"motion", "weights"},  # motion file formats and geometry; safetensors loading
     {"modalities"},  # input specs: validate, load, collate
     {"datasets"},  # manifests, shards, corpora, the graph file format

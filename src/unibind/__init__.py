@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from unibind.lazy import lazy_attributes
 
 __version__ = metadata.version("unibind")
 
@@ -13,15 +15,5 @@ if TYPE_CHECKING:
     from unibind.embedder import UnifiedEmbedder
     from unibind.modalities import Modality
 
-
-def __getattr__(name: str) -> Any:
-    # imported lazily so that `unibind data ...` and `import unibind.datasets` stay quick
-    if name == "UnifiedEmbedder":
-        from unibind.embedder import UnifiedEmbedder
-
-        return UnifiedEmbedder
-    if name == "Modality":
-        from unibind.modalities import Modality
-
-        return Modality
-    raise AttributeError(f"module 'unibind' has no attribute {name!r}")
+# imported on first use, so that `unibind data ...` and `import unibind.datasets` stay quick
+__getattr__ = lazy_attributes(__name__, {"UnifiedEmbedder": "unibind.embedder", "Modality": "unibind.modalities"})

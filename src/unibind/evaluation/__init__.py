@@ -6,8 +6,7 @@ imports :mod:`unibind.evaluation.records`) does not import torch.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from unibind.lazy import lazy_attributes
 
 _EXPORTS = {
     "label_prompts": "unibind.evaluation.zero_shot",
@@ -16,8 +15,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'unibind.evaluation' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _EXPORTS)

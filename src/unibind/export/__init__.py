@@ -8,8 +8,9 @@ load the exporter.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from unibind.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from unibind.export.onnx import export_onnx
@@ -30,8 +31,4 @@ __all__ = [
     "export_onnx",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _NAMES:
-        raise AttributeError(f"module 'unibind.export' has no attribute {name!r}")
-    return getattr(importlib.import_module(_NAMES[name]), name)
+__getattr__ = lazy_attributes(__name__, _NAMES)

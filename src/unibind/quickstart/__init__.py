@@ -6,17 +6,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from unibind.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from unibind.quickstart.run import run_quickstart
 
 __all__ = ["run_quickstart"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "run_quickstart":
-        from unibind.quickstart.run import run_quickstart
-
-        return run_quickstart
-    raise AttributeError(f"module 'unibind.quickstart' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, {"run_quickstart": "unibind.quickstart.run"})

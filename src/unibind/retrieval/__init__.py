@@ -6,8 +6,7 @@ registry) do not load torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from unibind.lazy import lazy_attributes
 
 _EXPORTS = {
     "SearchResult": "unibind.retrieval.index",
@@ -20,8 +19,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_attributes(__name__, _EXPORTS)
