@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from unibind.encoders.hf_text import HFTextEncoder
-from unibind.encoders.motion_transformer import MotionTransformerEncoder, sinusoidal_positions
+from unibind.encoders.motion_transformer import MotionTransformerEncoder, check_motion_batch, sinusoidal_positions
 from unibind.modalities import MotionBatch
 
 
@@ -87,7 +87,7 @@ class TMRMotionEncoder(MotionTransformerEncoder):
     def posterior(self, batch: MotionBatch) -> Posterior:
         """The checked batch's posterior (see :meth:`posterior_of`)."""
         features, mask = batch.features, batch.mask.bool()
-        check_sequences(features, mask, self.num_features, self.max_frames)
+        check_motion_batch(features, mask, self.num_features, self.max_frames)
         return self.posterior_of(features, mask)
 
     def forward(self, batch: MotionBatch) -> torch.Tensor:
@@ -97,17 +97,6 @@ class TMRMotionEncoder(MotionTransformerEncoder):
     def export_forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``mu [B, width]`` of checked ``features [B, T, F]`` and ``mask [B, T]`` (the ONNX graph's forward)."""
         return self.posterior_of(features, mask).mu
-
-
-def check_sequences(features: torch.Tensor, mask: torch.Tensor, num_features: int, max_length: int) -> None:
-    """Raise ``ValueError`` unless ``features`` is ``[B, T, num_features]`` with ``T <= max_length`` and every
-    row of ``mask [B, T]`` keeps a position."""
-    if features.shape[-1] != num_features:
-        raise ValueError(f"expected {num_features} features per position, got {features.shape[-1]}")
-    if features.shape[1] > max_length:
-        raise ValueError(f"{features.shape[1]} positions exceed the maximum of {max_length}")
-    if not bool(mask.any(dim=1).all()):
-        raise ValueError("every sequence in the batch needs at least one unmasked position")
 
 
 class TMRTextEncoder(HFTextEncoder):
